@@ -1,0 +1,34 @@
+"""Registered classification builders: gapnet, permutenet, classifier (PAPER.md Claims 1-2)."""
+
+from __future__ import annotations
+
+from .backbones import build_backbone
+from .heads import GAPClassifier, GAPNet, PermuteNet
+from .padding import set_padding
+from .registry import register_model
+
+__all__ = ["gapnet", "permutenet", "classifier"]
+
+
+@register_model("gapnet")
+def gapnet(
+    *, backbone: str = "paper_resnet18", num_outputs: int = 9, padding: str = "zeros", width: int = 64
+) -> GAPNet:
+    """GAPNet (Table 1): backbone, 3x3 conv to `num_outputs`, GAP; all convs use `padding`."""
+    return set_padding(GAPNet(build_backbone(backbone, width=width), num_outputs), padding)
+
+
+@register_model("permutenet")
+def permutenet(
+    *, backbone: str = "paper_resnet18", num_outputs: int = 9, padding: str = "zeros", width: int = 64
+) -> PermuteNet:
+    """PermuteNet (Table 1): backbone, GAP, a fresh channel permutation, Linear."""
+    return set_padding(PermuteNet(build_backbone(backbone, width=width), num_outputs), padding)
+
+
+@register_model("classifier")
+def classifier(
+    *, backbone: str = "paper_resnet18", num_outputs: int = 10, padding: str = "zeros", width: int = 64
+) -> GAPClassifier:
+    """Plain GAP + Linear classifier (Table 2's ResNet-18), with `encode`/`classify` parts."""
+    return set_padding(GAPClassifier(build_backbone(backbone, width=width), num_outputs), padding)

@@ -1,0 +1,119 @@
+"""LightningModules that wrap plain classifiers (models never import Lightning)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torchmetrics.classification import MulticlassAccuracy
+
+from ..errors import ChanposError
+from .options import OptimConfig
+
+__all__ = ["ClassifierSystem", "BatchTransform", "build_optimizer"]
+
+# (batch from the loader, train?) -> (inputs, targets), run on the batch's device
+BatchTransform = Callable[[Any, bool], tuple[Tensor, Tensor]]
+
+
+def _default_transform(batch: Any, train: bool) -> tuple[Tensor, Tensor]:
+    return batch[0], batch[1]
+
+
+def build_optimizer(
+    params: Any, cfg: OptimConfig, total_steps: int
+) -> tuple[torch.optim.Optimizer, Any]:
+    """The optimiser of `cfg` and its per-step LR scheduler (or None for a constant LR)."""
+    if cfg.optimizer == "adam":
+        opt = torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    elif cfg.optimizer == "adamw":
+        opt = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    elif cfg.optimizer == "sgd":
+        opt = torch.optim.SGD(
+            params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, nesterov=True
+        )
+    else:
+        raise ChanposError(f"unknown optimizer {cfg.optimizer!r}; use adam, adamw or sgd")
+    if cfg.schedule == "cosine":
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, total_steps))
+        return opt, sched
+    if cfg.schedule != "constant":
+        raise ChanposError(f"unknown schedule {cfg.schedule!r}; use constant or cosine")
+    return opt, None
+
+
+class ClassifierSystem(L.LightningModule):
+    """Trains `model` with cross-entropy; accuracy is a DDP-synced torchmetrics metric.
+
+    `batch_transform` turns a loader batch into (inputs, targets) on the device (e.g. grid
+    placement); `model_spec` ({"name", "kwargs"}) is stored in checkpoints so
+    `load_model_checkpoint` can rebuild the architecture.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        num_classes: int,
+        optim: OptimConfig = OptimConfig(),
+        batch_transform: BatchTransform | None = None,
+        model_spec: dict[str, Any] | None = None,
+        channels_last: bool = False,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.optim = optim
+        self.batch_transform = batch_transform or _default_transform
+        self.model_spec = model_spec or {}
+        self.channels_last = channels_last
+        self.train_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
+        self.test_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Logits of the wrapped model, (B, num_classes)."""
+        return self.model(x)
+
+    def prepare(self, batch: Any, train: bool) -> tuple[Tensor, Tensor]:
+        """Apply the batch transform (and channels_last) to a batch already on the device."""
+        x, y = self.batch_transform(batch, train)
+        if self.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, y
+
+    def check_finite(self, loss: Tensor) -> None:
+        """Stop with a user-facing error when the loss is NaN/inf (usually too high an LR)."""
+        if not math.isfinite(float(loss.detach())):
+            raise ChanposError(
+                f"training loss became {float(loss)} at epoch {self.current_epoch}, step "
+                f"{self.global_step}: lower --lr or use --precision 32-true"
+            )
+
+    def training_step(self, batch: Any, batch_idx: int) -> Tensor:
+        x, y = self.prepare(batch, True)
+        logits = self.model(x)
+        loss = F.cross_entropy(logits, y)
+        self.check_finite(loss)
+        self.train_acc(logits.detach(), y)
+        self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=True)
+        self.log("train_acc", self.train_acc, prog_bar=True, on_step=False, on_epoch=True)
+        return loss
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        x, y = self.prepare(batch, False)
+        self.test_acc(self.model(x), y)
+        self.log("test_acc", self.test_acc, on_step=False, on_epoch=True)
+
+    def configure_optimizers(self) -> Any:
+        total = int(self.trainer.estimated_stepping_batches) if self._trainer else 1
+        opt, sched = build_optimizer(self.model.parameters(), self.optim, total)
+        if sched is None:
+            return opt
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["chanpos_model"] = self.model_spec
