@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader
 
 from ..data import TASKS, GridPlacer, ImageSet, TileDataset, load_source
 from ..errors import ChanposError
-from ..models import PADDING_MODES, create_model
+from ..models import PADDING_MODES, create_model, save_model_checkpoint
 from ..training import ClassifierSystem, OptimConfig, TrainerOptions, evaluate, fit
 from .profiles import load_profile
 from .runs import RunFolder, machine_description
@@ -211,6 +211,8 @@ def run_cell(
     trainer = fit(system, dl_train, epochs=budget.epochs, options=cfg.trainer, root_dir=root,
                   resume=last if last.is_file() else None, bn_batches=cfg.bn_batches)
     acc = evaluate(trainer, system, dl_test)
+    if folder.owned:
+        save_model_checkpoint(system.model, spec, root / "model.pt")
     seconds = time.perf_counter() - start
     return Table1Row(
         model=model_name, padding=padding, grid_size=k, task=task,
