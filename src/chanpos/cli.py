@@ -67,7 +67,7 @@ def trainer_options(
         accelerator=accelerator, devices=devices, strategy=strategy, num_nodes=num_nodes,
         precision=precision, seed=seed, progress=progress and sys.stderr.isatty(),
         channels_last=channels_last, compile=compile,
-    )
+    ).resolved()
 
 
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -114,6 +114,9 @@ def table1(
         help="Comma list of paddings for the object task (default: the profile's, restricted "
              "to --paddings).")] = None,
     grid_sizes: Annotated[Optional[str], typer.Option(help="Comma list of grid sizes k (k x k cells).")] = None,
+    object_grid_sizes: Annotated[Optional[str], typer.Option(
+        help="Comma list of grid sizes for the object task (default: the profile's, restricted "
+             "to --grid-sizes).")] = None,
     tasks: Annotated[Optional[str], typer.Option(help="Comma list: location, object.")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Training epochs (both tasks).")] = None,
     train_samples: Annotated[Optional[int], typer.Option(help="Training tiles (both tasks).")] = None,
@@ -152,7 +155,8 @@ def table1(
             raise ChanposError(f"--resume {resume}: no config.yaml there; is it a table1 run folder?")
         saved = yaml.safe_load(cfg_file.read_text())
         saved["location"], saved["object"] = TaskBudget(**saved["location"]), TaskBudget(**saved["object"])
-        for key in ("models", "paddings", "object_paddings", "grid_sizes", "tasks"):
+        for key in ("models", "paddings", "object_paddings", "grid_sizes", "object_grid_sizes",
+                    "tasks"):
             saved[key] = tuple(saved[key])
         saved["trainer"] = opts
         cfg = Table1Config(**saved)
@@ -164,6 +168,7 @@ def table1(
             paddings=parse_list(paddings, option="--paddings"),
             object_paddings=parse_list(object_paddings, option="--object-paddings"),
             grid_sizes=parse_list(grid_sizes, int, option="--grid-sizes"),
+            object_grid_sizes=parse_list(object_grid_sizes, int, option="--object-grid-sizes"),
             tasks=parse_list(tasks, option="--tasks"),
             epochs=epochs, train_samples=train_samples, test_samples=test_samples, width=width,
             batch_size=batch_size, lr=lr, bn_batches=bn_batches, seed=seed, num_workers=workers,

@@ -51,6 +51,7 @@ class Table1Config:
     paddings: tuple[str, ...]
     object_paddings: tuple[str, ...]
     grid_sizes: tuple[int, ...]
+    object_grid_sizes: tuple[int, ...]
     tasks: tuple[str, ...]
     width: int
     batch_size: int
@@ -73,7 +74,8 @@ class Table1Config:
         out = []
         for task in self.tasks:
             paddings = self.paddings if task == "location" else self.object_paddings
-            for k in self.grid_sizes:
+            sizes = self.grid_sizes if task == "location" else self.object_grid_sizes
+            for k in sizes:
                 for pad in paddings:
                     for model in self.models:
                         out.append((task, k, pad, model))
@@ -119,13 +121,16 @@ def table1_config(profile: str = "quick", **overrides: Any) -> Table1Config:
         budgets[task] = TaskBudget(int(b["epochs"]), float(b["lr"]), b["train_samples"])
     values: dict[str, Any] = {k: v for k, v in p.items() if k not in TASKS}
     values.update({k: v for k, v in overrides.items() if v is not None})
-    for key in ("models", "paddings", "object_paddings", "grid_sizes", "tasks"):
+    for key in ("models", "paddings", "object_paddings", "grid_sizes", "object_grid_sizes",
+                "tasks"):
         values[key] = tuple(values[key])
-    if "paddings" in overrides and overrides["paddings"] is not None and \
-            overrides.get("object_paddings") is None:
-        values["object_paddings"] = tuple(
-            p_ for p_ in values["object_paddings"] if p_ in values["paddings"]
-        ) or values["paddings"][:1]
+    # a --paddings / --grid-sizes override also narrows the object task's lists, unless
+    # those are overridden themselves
+    for key, obj_key in (("paddings", "object_paddings"), ("grid_sizes", "object_grid_sizes")):
+        if overrides.get(key) is not None and overrides.get(obj_key) is None:
+            values[obj_key] = tuple(
+                v for v in values[obj_key] if v in values[key]
+            ) or values[key][:1]
     cfg = Table1Config(profile=profile, location=budgets["location"], object=budgets["object"],
                        **values)
     _validate(cfg)
@@ -137,7 +142,7 @@ def _validate(cfg: Table1Config) -> None:
     _check_names(cfg.paddings, PADDING_MODES, "padding", "--paddings")
     _check_names(cfg.object_paddings, PADDING_MODES, "padding", "--object-paddings")
     _check_names(cfg.tasks, TASKS, "task", "--tasks")
-    for k in cfg.grid_sizes:
+    for k in cfg.grid_sizes + cfg.object_grid_sizes:
         if k < 1:
             raise ChanposError(f"grid size must be >= 1, got {k} in --grid-sizes")
     for name, value in (("--width", cfg.width), ("--batch-size", cfg.batch_size)):
@@ -151,13 +156,13 @@ def _validate(cfg: Table1Config) -> None:
             raise ChanposError(f"--lr must be > 0, got {b.lr}")
         if b.train_samples is not None and b.train_samples < 1:
             raise ChanposError(f"--train-samples must be >= 1, got {b.train_samples}")
-    if "valid" in cfg.paddings + cfg.object_paddings:
-        smallest = min(cfg.grid_sizes) * 32
-        if smallest < VALID_MIN_CANVAS:
+    for task, paddings, sizes in (("location", cfg.paddings, cfg.grid_sizes),
+                                  ("object", cfg.object_paddings, cfg.object_grid_sizes)):
+        if task in cfg.tasks and "valid" in paddings and min(sizes) * 32 < VALID_MIN_CANVAS:
             raise ChanposError(
                 f"padding 'valid' shrinks feature maps: it needs canvases of at least "
-                f"{VALID_MIN_CANVAS} px, but grid size {min(cfg.grid_sizes)} of 32 px tiles gives "
-                f"{smallest} px; use --grid-sizes {-(-VALID_MIN_CANVAS // 32)} or larger"
+                f"{VALID_MIN_CANVAS} px, but grid size {min(sizes)} of 32 px tiles gives "
+                f"{min(sizes) * 32} px; use --grid-sizes {-(-VALID_MIN_CANVAS // 32)} or larger"
             )
 
 
@@ -222,12 +227,19 @@ def run_cell(
     )
 
 
-def run_table1(cfg: Table1Config, folder: RunFolder, *, log=print) -> list[Table1Row]:
-    """Run every cell of `cfg` (skipping cells an interrupted run already finished)."""
+def load_table1_data(cfg: Table1Config) -> tuple[ImageSet, ImageSet]:
+    """The source's train and test sets (errors here come before any run folder exists)."""
     train = load_source(cfg.source, split="train", data_root=cfg.data_root,
                         download=cfg.download, seed=cfg.seed)
     test = load_source(cfg.source, split="test", data_root=cfg.data_root,
                        num_samples=cfg.test_samples, seed=cfg.seed)
+    return train, test
+
+
+def run_table1(cfg: Table1Config, folder: RunFolder, *, log=print,
+               data: tuple[ImageSet, ImageSet] | None = None) -> list[Table1Row]:
+    """Run every cell of `cfg` (skipping cells an interrupted run already finished)."""
+    train, test = data or load_table1_data(cfg)
     done = {cell_id(r["task"], r["grid_size"], r["padding"], r["model"]): Table1Row(**r)
             for r in folder.finished_rows()}
     rows: list[Table1Row] = []
@@ -441,16 +453,15 @@ def with_trainer(cfg: Table1Config, trainer: TrainerOptions) -> Table1Config:
 def table1_main(cfg: Table1Config, out: Path, *, resume: Path | None = None,
                 log=print) -> tuple[Path, str, dict[str, Any]]:
     """Create (or resume) a run folder, run Table 1, write its files; -> (folder, report, results)."""
+    data = load_table1_data(cfg)
     if resume is not None:
-        if not (resume / "rows.partial.jsonl").exists() and not resume.is_dir():
-            raise ChanposError(f"--resume {resume}: no such run folder")
         folder = RunFolder.reopen(resume)
     else:
         folder = RunFolder.create(out, "table1")
     with folder.guard():
         folder.write_config(cfg)
         start = time.perf_counter()
-        rows = run_table1(cfg, folder, log=log)
+        rows = run_table1(cfg, folder, log=log, data=data)
         seconds = time.perf_counter() - start
         report = format_table1(rows, cfg, seconds)
         results = table1_results(rows, cfg, seconds)

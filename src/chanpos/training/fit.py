@@ -60,6 +60,8 @@ def _quiet_lightning() -> None:
         ".*treespec.*",
         ".*srun.*",
         ".*Checkpoint directory.*exists and is not empty.*",
+        ".*Using `DistributedSampler` with the dataloaders.*",
+        ".*Experiment logs directory.*exists and is not empty.*",
     ):
         warnings.filterwarnings("ignore", message=pattern)
 

@@ -1,0 +1,116 @@
+"""table1 end to end through the CLI on tiny budgets, and its user-error paths."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from chanpos.cli import app
+
+TINY = ["--train-samples", "48", "--test-samples", "20", "--epochs", "1", "--width", "4",
+        "--bn-batches", "1", "--no-progress"]
+
+
+def run(args: list[str]):
+    return CliRunner().invoke(app, args)
+
+
+def test_table1_tiny_run_writes_a_valid_run_folder(tmp_path: Path) -> None:
+    res = run(["table1", "--grid-sizes", "2", "--paddings", "zeros,circular", "--tasks",
+               "location,object", *TINY, "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    (folder,) = tmp_path.iterdir()
+    doc = json.loads((folder / "results.json").read_text())
+    assert doc["experiment"] == "table1" and doc["profile"] == "quick"
+    # location: 2 paddings x 2 models; object: the profile's zeros only x 2 models
+    assert len(doc["rows"]) == 6
+    keys = {"model", "padding", "grid_size", "task", "accuracy_pct", "chance_pct", "epochs",
+            "train_samples", "seconds"}
+    for row in doc["rows"]:
+        assert keys <= set(row)
+        assert 0.0 <= row["accuracy_pct"] <= 100.0
+    assert {r["chance_pct"] for r in doc["rows"] if r["task"] == "location"} == {25.0}
+    assert (folder / "report.md").read_text().startswith("# Table 1")
+    assert (folder / "table1.png").stat().st_size > 1000
+    assert (folder / "config.yaml").is_file()
+    assert list(folder.glob("cells/*/model.pt"))
+    assert "| 2x2 | zeros |" in res.output
+
+
+def test_resume_skips_finished_cells(tmp_path: Path) -> None:
+    res = run(["table1", "--grid-sizes", "2", "--paddings", "zeros", "--tasks", "location",
+               *TINY, "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    (folder,) = tmp_path.iterdir()
+    # simulate an interruption after the first cell
+    (folder / "results.json").unlink()
+    rows = (folder / "rows.partial.jsonl").read_text().splitlines()
+    (folder / "rows.partial.jsonl").write_text(rows[0] + "\n")
+    res = run(["table1", "--resume", str(folder), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert "finished earlier" in res.output
+    doc = json.loads((folder / "results.json").read_text())
+    assert [r["model"] for r in doc["rows"]] == ["gapnet", "permutenet"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--source", "mnist"], "unknown source 'mnist'"),
+        (["--paddings", "mirror"], "unknown padding 'mirror'"),
+        (["--models", "vgg"], "unknown model 'vgg'"),
+        (["--grid-sizes", "0"], "grid size must be >= 1"),
+        (["--tasks", "colour"], "unknown task 'colour'"),
+        (["--source", "cifar10"], "needs --data-root"),
+        (["--source", "cifar10", "--data-root", "EMPTY"], "not found; point --data-root"),
+        (["--paddings", "valid", "--grid-sizes", "3"], "padding 'valid' shrinks feature maps"),
+        (["--profile", "huge"], "unknown profile 'huge'"),
+        (["--precision", "8-bit"], "unknown --precision"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_no_run_folder(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = tmp_path / "runs"
+    args = [str(empty) if a == "EMPTY" else a for a in args]
+    res = run(["table1", *args, *TINY, "--out", str(out)])
+    assert res.exit_code == 2
+    err = res.stderr.strip()
+    assert err.startswith("error: ") and message in err and len(err.splitlines()) == 1
+    assert "Traceback" not in res.output
+    assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.slow
+def test_two_process_cpu_ddp_gives_one_results_json(tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    cmd = [sys.executable, "-m", "chanpos", "table1", "--grid-sizes", "2", "--paddings", "zeros",
+           "--tasks", "location", *TINY, "--out", str(tmp_path), "--accelerator", "cpu",
+           "--devices", "2", "--strategy", "ddp"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = list(tmp_path.rglob("results.json"))
+    assert len(results) == 1
+    doc = json.loads(results[0].read_text())
+    assert len(doc["rows"]) == 2 and doc["config"]["trainer"]["devices"] == "2"
+
+
+@pytest.mark.slow
+def test_torchrun_two_cpu_processes_give_one_results_json(tmp_path: Path) -> None:
+    torchrun = Path(sys.executable).with_name("torchrun")
+    env = dict(os.environ, PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1")
+    cmd = [str(torchrun), "--nproc-per-node", "2", "-m", "chanpos", "table1", "--grid-sizes", "2",
+           "--paddings", "zeros", "--tasks", "location", *TINY, "--out", str(tmp_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = list(tmp_path.rglob("results.json"))
+    assert len(results) == 1
+    doc = json.loads(results[0].read_text())
+    assert doc["config"]["trainer"]["devices"] == "2"
+    assert doc["config"]["trainer"]["strategy"] == "ddp"
