@@ -89,7 +89,7 @@ class TileDataset(Dataset):
         """Collate for `__getitems__` output (already batched) and plain per-item lists."""
         if len(batch) == 1 and batch[0][0].dim() == 4:
             return batch[0]
-        images, labels, cells = zip(*batch)
+        images, labels, cells = zip(*batch, strict=False)
         return torch.stack(images), torch.stack(labels), torch.stack(cells)
 
 

@@ -25,7 +25,29 @@ def _table1(profile: str, out: Path, opts: TrainerOptions, *, data_root: Path | 
     return table1_main(cfg, out, log=log)
 
 
-EXPERIMENTS: dict[str, Runner] = {"table1": _table1}
+def _table2(profile: str, out: Path, opts: TrainerOptions, *, data_root: Path | None,
+            seed: int | None, log: Callable[[str], None]) -> tuple[Path, str, dict[str, Any]]:
+    from .table2 import table2_config, table2_main
+
+    # a given --seed s runs the profile's number of seeds starting at s (s, s+1, ...)
+    seeds = None
+    if seed is not None:
+        seeds = [seed + i for i in range(len(table2_config(profile).seeds))]
+    cfg = table2_config(profile, data_root=str(data_root) if data_root else None, seeds=seeds,
+                        trainer=opts)
+    return table2_main(cfg, out, log=log)
+
+
+def _attack(profile: str, out: Path, opts: TrainerOptions, *, data_root: Path | None,
+            seed: int | None, log: Callable[[str], None]) -> tuple[Path, str, dict[str, Any]]:
+    from .attack import attack_config, attack_main
+
+    cfg = attack_config(profile, data_root=str(data_root) if data_root else None, seed=seed,
+                        trainer=opts)
+    return attack_main(cfg, out, log=log)
+
+
+EXPERIMENTS: dict[str, Runner] = {"table1": _table1, "table2": _table2, "attack": _attack}
 
 
 def reproduce_main(

@@ -11,12 +11,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
 from ..data import TASKS, GridPlacer, ImageSet, TileDataset, load_source
 from ..errors import ChanposError
-from ..models import PADDING_MODES, create_model, save_model_checkpoint
+from ..models import PADDING_MODES, channels_last_ok, create_model, save_model_checkpoint
 from ..training import ClassifierSystem, OptimConfig, TrainerOptions, evaluate, fit
 from .profiles import load_profile
 from .runs import RunFolder, machine_description
@@ -200,14 +201,16 @@ def run_cell(
     num_outputs = k * k if task == "location" else train.num_classes
     spec = {"name": model_name, "kwargs": {"num_outputs": num_outputs, "padding": padding,
                                             "width": cfg.width, "backbone": "paper_resnet18"}}
+    L.seed_everything(cfg.seed, workers=True, verbose=False)  # model init is part of the seed
     model = create_model(spec["name"], **spec["kwargs"])
-    if cfg.trainer.channels_last:
+    channels_last = cfg.trainer.channels_last and channels_last_ok(model)
+    if channels_last:
         model = model.to(memory_format=torch.channels_last)
     placer = GridPlacer(k, task, train.mean, train.std)
     system = ClassifierSystem(
         model, num_classes=num_outputs, optim=OptimConfig(lr=budget.lr),
         batch_transform=lambda b, is_train: placer(b[0], b[1], b[2], train=is_train),
-        model_spec=spec, channels_last=cfg.trainer.channels_last,
+        model_spec=spec, channels_last=channels_last,
     )
     dl_train, dl_test = _loaders(cfg, task, k, train, test)
     root = folder.cell_dir(cell_id(*cell))
@@ -404,7 +407,7 @@ def plot_table1(rows: list[Table1Row], path: Path) -> Path:
 
     tasks = [t for t in TASKS if _acc(rows, task=t)]
     fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 4), squeeze=False)
-    for ax, task in zip(axes[0], tasks):
+    for ax, task in zip(axes[0], tasks, strict=False):
         sel = _acc(rows, task=task)
         keys = sorted({(r.grid_size, r.padding) for r in sel},
                       key=lambda t: (t[0], PADDING_MODES.index(t[1])))

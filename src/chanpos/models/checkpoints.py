@@ -45,8 +45,11 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
         raise ChanposError(f"checkpoint {path} does not exist")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError, KeyError,
+            IndexError, TypeError, AttributeError) as exc:  # junk bytes fail in many ways
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        first = f"{type(exc).__name__}: {first}" if isinstance(exc, (KeyError, IndexError)) \
+            or not first else first
         raise ChanposError(
             f"{path} is not a loadable PyTorch checkpoint (weights_only load refused it: {first})"
         ) from None

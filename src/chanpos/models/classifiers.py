@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .antialias import antialias_resnet
 from .backbones import build_backbone
 from .heads import GAPClassifier, GAPNet, PermuteNet
 from .padding import set_padding
@@ -28,7 +29,15 @@ def permutenet(
 
 @register_model("classifier")
 def classifier(
-    *, backbone: str = "paper_resnet18", num_outputs: int = 10, padding: str = "zeros", width: int = 64
+    *, backbone: str = "paper_resnet18", num_outputs: int = 10, padding: str = "zeros",
+    width: int = 64, antialias: int = 0,
 ) -> GAPClassifier:
-    """Plain GAP + Linear classifier (Table 2's ResNet-18), with `encode`/`classify` parts."""
-    return set_padding(GAPClassifier(build_backbone(backbone, width=width), num_outputs), padding)
+    """Plain GAP + Linear classifier (Table 2's ResNet-18), with `encode`/`classify` parts.
+
+    `antialias` > 0 makes every downsampling a BlurPool with that many binomial taps
+    (Zhang 2019, `antialias_resnet`); 0 keeps plain strided downsampling.
+    """
+    net = build_backbone(backbone, width=width)
+    if antialias:
+        net = antialias_resnet(net, antialias)
+    return set_padding(GAPClassifier(net, num_outputs), padding)

@@ -1,4 +1,60 @@
 """Probes that work on any nn.Module: shift invariance (Claim 2), channel ranking and ablation,
 segmentation metrics (Claim 3)."""
 
-__all__: list[str] = []
+from .channels import (
+    ChannelRanking,
+    SegmentationParts,
+    ablate_channels,
+    attack_confusions,
+    predict_labels,
+    rank_position_channels,
+    resolve_layer,
+    segmentation_parts,
+)
+from .invariance import (
+    SHIFT_MODES,
+    AugShiftLoss,
+    AugShiftParts,
+    draw_shifts,
+    prediction_agreement,
+    random_shift,
+    shift_consistency,
+    shift_protocol,
+    translate,
+)
+from .segmentation import (
+    REGIONS,
+    confusion_matrix,
+    miou_from_confusion,
+    region_confusion,
+    region_mask,
+    segmentation_miou,
+    zone_confusions,
+)
+
+__all__ = [
+    "REGIONS",
+    "ChannelRanking",
+    "SegmentationParts",
+    "ablate_channels",
+    "attack_confusions",
+    "confusion_matrix",
+    "miou_from_confusion",
+    "predict_labels",
+    "rank_position_channels",
+    "region_confusion",
+    "region_mask",
+    "resolve_layer",
+    "segmentation_miou",
+    "segmentation_parts",
+    "zone_confusions",
+    "SHIFT_MODES",
+    "AugShiftLoss",
+    "AugShiftParts",
+    "draw_shifts",
+    "prediction_agreement",
+    "random_shift",
+    "shift_consistency",
+    "shift_protocol",
+    "translate",
+]

@@ -44,7 +44,7 @@ def recalibrate_batchnorm(
         used += 1
         if used >= num_batches:
             break
-    for m, mom in zip(norms, momenta):
+    for m, mom in zip(norms, momenta, strict=False):
         m.momentum = mom
     if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
         world = dist.get_world_size()

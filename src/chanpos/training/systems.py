@@ -60,14 +60,14 @@ class ClassifierSystem(L.LightningModule):
         model: nn.Module,
         *,
         num_classes: int,
-        optim: OptimConfig = OptimConfig(),
+        optim: OptimConfig | None = None,
         batch_transform: BatchTransform | None = None,
         model_spec: dict[str, Any] | None = None,
         channels_last: bool = False,
     ) -> None:
         super().__init__()
         self.model = model
-        self.optim = optim
+        self.optim = optim or OptimConfig()
         self.batch_transform = batch_transform or _default_transform
         self.model_spec = model_spec or {}
         self.channels_last = channels_last

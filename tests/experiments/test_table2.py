@@ -1,0 +1,193 @@
+"""table2 end to end through the CLI on tiny budgets, `chanpos consistency`, user errors."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from chanpos.cli import app
+from chanpos.experiments.table2 import (
+    Table2Row,
+    summarise_table2,
+    table2_config,
+    table2_verdicts,
+)
+from chanpos.models import create_model, save_model_checkpoint
+
+TINY = ["--train-samples", "64", "--test-samples", "40", "--epochs", "1", "--width", "4",
+        "--batch-size", "32", "--pairs", "1", "--bn-batches", "1", "--no-progress"]
+ROW_KEYS = {"method", "source", "seed", "top1_pct", "consistency_pct", "max_shift",
+            "shift_mode", "lambda", "epochs", "seconds"}
+
+
+def run(args: list[str]):
+    return CliRunner().invoke(app, args)
+
+
+def test_table2_tiny_run_writes_a_valid_run_folder_and_checkpoints_evaluate(tmp_path: Path) -> None:
+    res = run(["table2", "--seeds", "0,1", *TINY, "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    (folder,) = tmp_path.iterdir()
+    doc = json.loads((folder / "results.json").read_text())
+    assert doc["experiment"] == "table2" and doc["profile"] == "quick"
+    methods = ["baseline", "augshift", "blurpool", "blurpool+augshift", "baseline-2x"]
+    assert [(r["method"], r["seed"]) for r in doc["rows"]] == [(m, s) for m in methods
+                                                               for s in (0, 1)]
+    for row in doc["rows"]:
+        assert set(row) == ROW_KEYS
+        assert 0 <= row["top1_pct"] <= 100 and 0 <= row["consistency_pct"] <= 100
+        assert row["max_shift"] == 4 and row["shift_mode"] == "zeros"
+        assert row["lambda"] == (1.0 if "augshift" in row["method"] else None)
+        assert row["epochs"] == (2 if row["method"] == "baseline-2x" else 1)
+    assert [s["method"] for s in doc["summary"]] == methods
+    assert doc["shift_protocol"]["max_shift"] == 4 and doc["shift_protocol"]["pairs"] == 1
+    report = (folder / "report.md").read_text()
+    assert report.startswith("# Table 2")
+    assert "[-4, 4] px" in report and "zero padding" in report and "1 pair" in report
+    assert "| cifar10 | paper (ResNet-18) | 90.8 | 94.8 | +4.0 |" in report
+    assert "| cifar100 | paper (ResNet-18) | 70.1 | 85.6 | +15.5 |" in report
+    assert "| shapes-hard | ours (2 seeds) |" in report
+    assert (folder / "table2.png").stat().st_size > 1000
+    assert "| baseline-2x | 2 |" in res.output
+
+    # the saved model re-evaluates to exactly the row's numbers (same protocol and test set)
+    ckpt = folder / "cells" / "shapes-hard-blurpool_augshift-seed1" / "model.pt"
+    res = run(["consistency", "--checkpoint", str(ckpt), "--source", "shapes-hard",
+               "--test-samples", "40", "--pairs", "1"])
+    assert res.exit_code == 0, res.output
+    row = next(r for r in doc["rows"] if r["method"] == "blurpool+augshift" and r["seed"] == 1)
+    assert f"top-1: {row['top1_pct']:.2f} %" in res.output
+    assert f"consistency: {row['consistency_pct']:.2f} %" in res.output
+
+
+def test_resume_skips_finished_runs(tmp_path: Path) -> None:
+    res = run(["table2", "--methods", "baseline,augshift", "--seeds", "0", *TINY,
+               "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    (folder,) = tmp_path.iterdir()
+    (folder / "results.json").unlink()
+    first = (folder / "rows.partial.jsonl").read_text().splitlines()[0]
+    (folder / "rows.partial.jsonl").write_text(first + "\n")
+    res = run(["table2", "--resume", str(folder), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert "finished earlier" in res.output
+    doc = json.loads((folder / "results.json").read_text())
+    assert [r["method"] for r in doc["rows"]] == ["baseline", "augshift"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--max-shift", "-1"], "--max-shift must be >= 0"),
+        (["--methods", "baseline,mixup"], "unknown method 'mixup'"),
+        (["--shift-mode", "wrap"], "unknown --shift-mode 'wrap'"),
+        (["--lambda", "-0.5"], "--lambda must be a finite number >= 0"),
+        (["--max-shift", "40", "--shift-mode", "reflect"], "too large"),
+        (["--source", "mnist"], "unknown source 'mnist'"),
+        (["--source", "cifar100"], "needs --data-root"),
+        (["--seeds", "0,0"], "duplicates"),
+        (["--profile", "huge"], "unknown profile 'huge'"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_no_run_folder(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    out = tmp_path / "runs"
+    res = run(["table2", *args, *TINY, "--out", str(out)])
+    assert res.exit_code == 2
+    err = res.stderr.strip()
+    assert err.startswith("error: ") and message in err and len(err.splitlines()) == 1
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_consistency_refuses_other_architectures_and_junk(tmp_path: Path) -> None:
+    gap = tmp_path / "gapnet.pt"
+    save_model_checkpoint(create_model("gapnet", num_outputs=10, width=4),
+                          {"name": "gapnet", "kwargs": {"num_outputs": 10, "width": 4}}, gap)
+    junk = tmp_path / "junk.pt"
+    junk.write_text("junk\n")
+    wrong_classes = tmp_path / "c3.pt"
+    save_model_checkpoint(create_model("classifier", num_outputs=3, width=4),
+                          {"name": "classifier", "kwargs": {"num_outputs": 3, "width": 4}},
+                          wrong_classes)
+    for path, message in ((gap, "holds a 'gapnet' model"),
+                          (junk, "not a loadable PyTorch checkpoint"),
+                          (wrong_classes, "predicts 3 classes")):
+        res = run(["consistency", "--checkpoint", str(path), "--test-samples", "8"])
+        assert res.exit_code == 2, res.output
+        err = res.stderr.strip()
+        assert message in err and len(err.splitlines()) == 1
+    res = run(["consistency", "--checkpoint", str(wrong_classes), "--max-shift", "-2"])
+    assert res.exit_code == 2 and "max shift must be" in res.stderr
+
+
+def _row(method: str, seed: int, top1: float, cons: float) -> Table2Row:
+    return Table2Row(method=method, source="s", seed=seed, top1_pct=top1, consistency_pct=cons,
+                     max_shift=4, shift_mode="zeros", lam=None, epochs=1, seconds=1.0)
+
+
+def test_summary_and_verdicts_by_hand() -> None:
+    rows = [_row("baseline", 0, 90.0, 80.0), _row("baseline", 1, 92.0, 82.0),
+            _row("augshift", 0, 89.0, 86.0), _row("augshift", 1, 90.0, 87.0),
+            _row("baseline-2x", 0, 95.0, 90.0), _row("baseline-2x", 1, 95.0, 88.0)]
+    summary = summarise_table2(rows)
+    base = summary[0]
+    assert base["top1_mean"] == 91.0 and base["consistency_mean"] == 81.0
+    assert base["consistency_std"] == pytest.approx(2 ** 0.5, abs=0.01)
+    assert base["consistency_range"] == 2.0
+    v = table2_verdicts(summary)["s"]
+    assert v["consistency_gain_points"] == 5.5 and v["seed_spread_points"] == 2.0
+    assert v["gain_exceeds_spread"] and v["top1_drop_points"] == 1.5 and v["reproduced"]
+    assert v["augshift_minus_baseline_2x_points"] == -2.5
+    rows[3] = _row("augshift", 1, 80.0, 87.0)  # top-1 drops 6.5 points on average
+    assert table2_verdicts(summarise_table2(rows))["s"]["reproduced"] is False
+
+
+def test_config_overrides_and_profiles() -> None:
+    cfg = table2_config("quick", lam=0.0, methods=["augshift"], seeds=[3])
+    assert cfg.lam == 0.0 and cfg.methods == ("augshift",) and cfg.cells() == [
+        (cfg.sources[0], "augshift", 3)]
+    paper = table2_config("paper")
+    assert set(paper.sources) == {"cifar10", "cifar100"} and paper.width == 64
+    assert torch.tensor(paper.epochs_of("baseline-2x")) == 2 * paper.epochs
+
+
+def _image_folder(root: Path, per_class: int = 3) -> None:
+    from PIL import Image
+
+    g = torch.Generator().manual_seed(0)
+    for split in ("train", "val"):
+        for cls in ("cat", "dog"):
+            (root / split / cls).mkdir(parents=True)
+            for i in range(per_class):
+                arr = torch.randint(0, 256, (40 + 7 * i, 50, 3), generator=g, dtype=torch.uint8)
+                Image.fromarray(arr.numpy()).save(root / split / cls / f"{i}.png")
+
+
+def test_imagenet_folder_source_streams_uint8_crops_and_runs_table2(tmp_path: Path) -> None:
+    from chanpos.data.imagefolder import load_image_folder
+
+    _image_folder(tmp_path / "inet")
+    images = load_image_folder(tmp_path / "inet", "train", size=32, resize=36)
+    x, y, cell = images.dataset[4]
+    assert x.shape == (3, 32, 32) and x.dtype == torch.uint8 and int(y) == 1 and int(cell) == 0
+    assert images.num_classes == 2 and len(images) == 6 and len(images.subset(2)) == 2
+    res = run(["table2", "--source", "imagenet", "--data-root", str(tmp_path / "inet"),
+               "--methods", "baseline", "--seeds", "0", *TINY, "--out", str(tmp_path / "runs")])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(next((tmp_path / "runs").rglob("results.json")).read_text())
+    assert doc["rows"][0]["source"] == "imagenet"
+    assert "torchvision resnet18" in next((tmp_path / "runs").rglob("report.md")).read_text()
+    res = run(["table2", "--source", "imagenet", "--data-root", str(tmp_path / "nope"), *TINY,
+               "--out", str(tmp_path / "runs2")])
+    assert res.exit_code == 2 and "train/ and val/" in res.stderr
+    assert not (tmp_path / "runs2").exists()
+
+
+def test_reproduce_runs_table2_between_table1_and_attack() -> None:
+    from chanpos.experiments.reproduce import EXPERIMENTS
+
+    assert [n for n in EXPERIMENTS if n in ("table1", "table2", "attack")] == [
+        "table1", "table2", "attack"]
