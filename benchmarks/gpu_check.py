@@ -124,7 +124,7 @@ def ranking_row(device: torch.device, size: tuple[int, int], images: int, fast: 
 def projected_table1_hours(ips: dict[int, float], train_images: int = 50_000) -> float:
     """Hours of training for the paper profile of Table 1 (4 paddings x 2 models per task)."""
     seconds = 0.0
-    for k, rate in ips.items():
+    for rate in ips.values():
         seconds += 4 * 2 * (20 + 100) * train_images / rate  # location 20 + object 100 epochs
     return seconds / 3600
 
