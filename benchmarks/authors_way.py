@@ -54,11 +54,15 @@ def place_per_sample(tiles: Tensor, grid_size: int) -> tuple[Tensor, Tensor]:
 
 @torch.no_grad()
 def rank_one_by_one(backbone: torch.nn.Module, images: Tensor) -> Tensor:
-    """Mean |GAP(f(x)) - GAP(f(flip x))| with batch-1 forwards, two per image."""
+    """Mean |GAP(f(x)) - GAP(f(flip x))| with batch-1 forwards, two per image.
+
+    The flip goes through numpy as in main_rank_neurons.py (np.fliplr on the permuted array).
+    """
     diffs = []
     for i in range(images.shape[0]):
         x = images[i : i + 1]
         a = backbone(x).mean(dim=(2, 3))
-        b = backbone(torch.flip(x, dims=[3])).mean(dim=(2, 3))
+        flipped = np.fliplr(x.permute(0, 3, 2, 1).numpy()).copy()
+        b = backbone(torch.from_numpy(flipped).permute(0, 3, 2, 1)).mean(dim=(2, 3))
         diffs.append((a - b).abs().squeeze(0))
     return torch.stack(diffs).mean(0)

@@ -35,3 +35,29 @@ def interleaved_medians(
         b()
         tb.append(time.perf_counter() - t0)
     return statistics.median(ta), statistics.median(tb)
+
+
+def _cpu_jiffies() -> tuple[int, int] | None:
+    """(total, steal) jiffies from /proc/stat, or None where it does not exist."""
+    try:
+        fields = [int(v) for v in open("/proc/stat").readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return sum(fields[:8]), (fields[7] if len(fields) > 7 else 0)
+
+
+class StealMeter:
+    """% of CPU time the hypervisor gave to other guests while the block ran (None if unknown).
+
+    On a shared VM a stolen third of the CPU slows every timing alike; ratios measured
+    interleaved stay fair, absolute images/s and minutes do not, so rows carry this figure.
+    """
+
+    def __enter__(self) -> StealMeter:
+        self.start, self.pct = _cpu_jiffies(), None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        end = _cpu_jiffies()
+        if self.start and end and end[0] > self.start[0]:
+            self.pct = round(100 * (end[1] - self.start[1]) / (end[0] - self.start[0]), 1)

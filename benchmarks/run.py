@@ -7,7 +7,8 @@ Rows (targets for 2 CPU cores, issue 5):
   train_step   grid training step, images/s: chanpos (uint8 batches, on-device placement,
                channels_last) vs the authors' per-sample PIL transforms + Python placement
                loop (NCHW), full-width ResNet-18 GAPNet, 3x3 grid, batch 48      target >= 1.2x
-  ranking      flip ranking, images/s: batched [x, flip(x)] vs batch-1, two forwards  >= 2x
+  ranking      flip ranking, images/s: batched [x, flip(x)], channels_last vs batch-1, two
+               NCHW forwards (the authors' main_rank_neurons.py scheme)           >= 2x
   attack_curve K values of N: cached backbone + head per N vs whole network per N;
                ratio vs the bound K(b+h)/(b+Kh) from measured b, h         within 10 % of bound
   reproduce    `chanpos reproduce --profile quick` wall time and peak memory   <= 20 min
@@ -30,7 +31,7 @@ from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from authors_way import PILTileDataset, place_per_sample, rank_one_by_one  # noqa: E402
-from common import interleaved_medians, median_seconds  # noqa: E402
+from common import StealMeter, interleaved_medians, median_seconds  # noqa: E402
 
 from chanpos.data import GridPlacer, TileDataset, load_source  # noqa: E402
 from chanpos.models import create_model  # noqa: E402
@@ -113,7 +114,8 @@ def bench_train_step(width: int, grid: int, batch: int, steps: int, repeats: int
 
 
 def bench_ranking(repeats: int, images: int = 16, size: tuple[int, int] = (64, 128)) -> dict:
-    """Images/s of flip ranking on the quick attack model: batched [x, flip x] vs batch-1 x2."""
+    """Images/s of flip ranking on the quick attack model: batched [x, flip x] in channels_last
+    vs batch-1, two NCHW forwards, flip through numpy (the authors' way)."""
     from chanpos.probes.channels import rank_position_channels
 
     torch.manual_seed(0)
@@ -125,13 +127,13 @@ def bench_ranking(repeats: int, images: int = 16, size: tuple[int, int] = (64, 1
         return model.backbone(t)["out"]
 
     def ours() -> None:
-        rank_position_channels(model, "backbone", loader)
+        rank_position_channels(model, "backbone", loader, channels_last=True)
 
     def baseline() -> None:
         rank_one_by_one(backbone, x)
 
     with torch.no_grad():  # same scores both ways, checked once
-        got = rank_position_channels(model, "backbone", loader).scores
+        got = rank_position_channels(model, "backbone", loader, channels_last=True).scores
         ref = rank_one_by_one(backbone, x)
     same = bool(torch.allclose(got, ref, atol=1e-5, rtol=1e-4))
     t_ours, t_base = interleaved_medians(ours, baseline, repeats=repeats)
@@ -223,7 +225,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--rows", default=",".join(ROWS), help="comma list of rows to run")
     ap.add_argument("--repeats", type=int, default=5, help="timings per row (median reported)")
-    ap.add_argument("--width", type=int, default=64, help="ResNet-18 width for train/ranking rows")
+    ap.add_argument("--width", type=int, default=64,
+                    help="GAPNet ResNet-18 width of the train_step row (64 = paper)")
     ap.add_argument("--steps", type=int, default=3, help="optimiser steps per train timing")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = ap.parse_args()
@@ -232,18 +235,19 @@ def main() -> None:
     for name in wanted:
         if name not in ROWS:
             sys.exit(f"error: unknown row {name!r}; choose from {', '.join(ROWS)}")
-    if "train_step" in wanted:
-        rows.append(bench_train_step(args.width, 3, 48, args.steps, args.repeats))
-        print_rows(rows[-1:])
-    if "ranking" in wanted:
-        rows.append(bench_ranking(args.width, args.repeats))
-        print_rows(rows[-1:])
-    if "attack_curve" in wanted:
-        rows.append(bench_attack_curve(args.repeats))
-        print_rows(rows[-1:])
-    if "reproduce" in wanted:
-        rows.append(bench_reproduce(ROOT / "runs" / "bench"))
-        print_rows(rows[-1:])
+    benches = {
+        "train_step": lambda: bench_train_step(args.width, 3, 48, args.steps, args.repeats),
+        "ranking": lambda: bench_ranking(args.repeats),
+        "attack_curve": lambda: bench_attack_curve(args.repeats),
+        "reproduce": lambda: bench_reproduce(ROOT / "runs" / "bench"),
+    }
+    for name in ROWS:
+        if name in wanted:
+            with StealMeter() as steal:
+                r = benches[name]()
+            r["cpu_steal_pct"] = steal.pct
+            rows.append(r)
+            print_rows(rows[-1:])
     print("\n" + format_table(rows))
     doc = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M"), "rows": rows}
     args.out.mkdir(parents=True, exist_ok=True)
@@ -267,6 +271,9 @@ def format_table(rows: list[dict]) -> str:
                         f"h={r['head_s']:.3f} s)" if "bound" in r else ""))
         if r.get("detail"):
             lines.append(f"{'':<16} {r['detail']}")
+        if r.get("cpu_steal_pct") is not None:
+            lines.append(f"{'':<16} CPU time stolen by the hypervisor during this row: "
+                         f"{r['cpu_steal_pct']} %")
     return "\n".join(lines)
 
 

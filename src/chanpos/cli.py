@@ -52,6 +52,10 @@ ChannelsLast = Annotated[bool, typer.Option(help="Use channels_last memory forma
                                                  "CPUs and tensor-core GPUs).")]
 Progress = Annotated[bool, typer.Option(help="Show progress bars.")]
 Workers = Annotated[int, typer.Option(help="DataLoader worker processes.")]
+Jobs = Annotated[str | None, typer.Option(
+    help="Training runs at once, each in its own CPU process with cores/jobs threads: auto "
+         "(default) = one per CPU core when training on the CPU, 1 on a GPU or under "
+         "DDP/torchrun; 1 = one after another with every thread.")]
 
 
 def trainer_options(
@@ -130,6 +134,7 @@ def table1(
     out: Out = Path("runs"),
     resume: Annotated[Path | None, typer.Option(
         help="Continue an interrupted table1 run folder (finished cells are kept).")] = None,
+    jobs: Jobs = None,
     workers: Workers = 0,
     accelerator: Accelerator = "auto",
     devices: Devices = "auto",
@@ -159,6 +164,8 @@ def table1(
                     "tasks"):
             saved[key] = tuple(saved[key])
         saved["trainer"] = opts
+        if jobs is not None:
+            saved["jobs"] = jobs
         cfg = Table1Config(**saved)
     else:
         cfg = table1_config(
@@ -172,7 +179,7 @@ def table1(
             tasks=parse_list(tasks, option="--tasks"),
             epochs=epochs, train_samples=train_samples, test_samples=test_samples, width=width,
             batch_size=batch_size, lr=lr, bn_batches=bn_batches, seed=seed, num_workers=workers,
-            trainer=opts,
+            jobs=jobs, trainer=opts,
         )
     folder, report, _ = table1_main(cfg, out, resume=resume, log=say)
     print_report(report, folder)
@@ -185,6 +192,7 @@ def reproduce(
     data_root: DataRoot = None,
     seed: Seed = None,
     out: Out = Path("runs"),
+    jobs: Jobs = None,
     accelerator: Accelerator = "auto",
     devices: Devices = "auto",
     strategy: Strategy = "auto",
@@ -197,7 +205,8 @@ def reproduce(
 
     opts = trainer_options(accelerator, devices, strategy, num_nodes, precision, seed or 0,
                            progress, True, False)
-    folder, report = reproduce_main(profile, out, opts, data_root=data_root, seed=seed, log=say)
+    folder, report = reproduce_main(profile, out, opts, data_root=data_root, seed=seed, jobs=jobs,
+                                   log=say)
     print_report(report, folder)
 
 
@@ -366,6 +375,7 @@ def table2(
     out: Out = Path("runs"),
     resume: Annotated[Path | None, typer.Option(
         help="Continue an interrupted table2 run folder (finished runs are kept).")] = None,
+    jobs: Jobs = None,
     workers: Workers = 0,
     accelerator: Accelerator = "auto",
     devices: Devices = "auto",
@@ -382,7 +392,7 @@ def table2(
     opts = trainer_options(accelerator, devices, strategy, num_nodes, precision, 0,
                            progress, channels_last, compile)
     if resume is not None:
-        cfg = table2_config_from_folder(resume, opts)
+        cfg = table2_config_from_folder(resume, opts, jobs=jobs)
     else:
         cfg = table2_config(
             profile, sources=parse_list(source, option="--source"),
@@ -391,7 +401,8 @@ def table2(
             seeds=parse_list(seeds, int, option="--seeds"), lam=lam, max_shift=max_shift,
             shift_mode=shift_mode, pairs=pairs, epochs=epochs, train_samples=train_samples,
             test_samples=test_samples, width=width, batch_size=batch_size, lr=lr,
-            blur_size=blur_size, bn_batches=bn_batches, num_workers=workers, trainer=opts,
+            blur_size=blur_size, bn_batches=bn_batches, num_workers=workers, jobs=jobs,
+            trainer=opts,
         )
     folder, report, _ = table2_main(cfg, out, resume=resume, log=say)
     print_report(report, folder)

@@ -114,3 +114,22 @@ def test_torchrun_two_cpu_processes_give_one_results_json(tmp_path: Path) -> Non
     doc = json.loads(results[0].read_text())
     assert doc["config"]["trainer"]["devices"] == "2"
     assert doc["config"]["trainer"]["strategy"] == "ddp"
+
+
+def test_compile_gives_the_same_accuracy_on_a_tiny_run(tmp_path: Path) -> None:
+    """--compile (torch.compile through inductor) trains the same model: same accuracy, same keys."""
+    from chanpos.models import load_model_checkpoint
+
+    tiny = ["--models", "gapnet", "--paddings", "zeros", "--grid-sizes", "2", "--tasks",
+            "location", "--train-samples", "480", "--test-samples", "200", "--epochs", "1",
+            "--width", "16", "--jobs", "1", "--no-progress", "--accelerator", "cpu"]
+    acc = {}
+    for flag in ("--no-compile", "--compile"):
+        out = tmp_path / flag
+        res = run(["table1", *tiny, flag, "--out", str(out)])
+        assert res.exit_code == 0, res.output
+        (folder,) = out.iterdir()
+        acc[flag] = json.loads((folder / "results.json").read_text())["rows"][0]["accuracy_pct"]
+        (ckpt,) = folder.glob("cells/*/model.pt")
+        load_model_checkpoint(ckpt)  # plain keys, no torch.compile wrapper prefix
+    assert acc["--compile"] == acc["--no-compile"] == 100.0

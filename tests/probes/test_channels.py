@@ -69,6 +69,16 @@ def test_ranking_accepts_module_or_callable_and_restores_mode() -> None:
     assert torch.equal(by_module.order, by_fn.order) and model.training
 
 
+def test_channels_last_ranking_equals_default_and_restores_format() -> None:
+    torch.manual_seed(0)
+    net = create_model("deeplabv3_small", num_classes=4, width=16, head_channels=16).eval()
+    batches = [torch.randn(2, 3, 32, 64) for _ in range(2)]
+    plain = rank_position_channels(net, "backbone", batches)
+    fast = rank_position_channels(net, "backbone", batches, channels_last=True)
+    assert torch.allclose(plain.scores, fast.scores, atol=1e-5, rtol=1e-4)
+    assert net.backbone.conv1.weight.is_contiguous()  # the model's format is back
+
+
 def test_unknown_layer_lists_valid_names() -> None:
     model = create_model("deeplabv3_small", num_classes=3, width=4, head_channels=8)
     with pytest.raises(ChanposError, match="valid layers: backbone, backbone.conv1") as info:

@@ -30,7 +30,7 @@ from ..data.segmentation import (
     select_by_names,
 )
 from ..errors import ChanposError
-from ..models import PADDING_MODES, create_model, save_model_checkpoint
+from ..models import PADDING_MODES, channels_last_ok, create_model, save_model_checkpoint
 from ..models.segmentation import (
     OUTPUT_STRIDES,
     SEGMENTATION_MODELS,
@@ -944,7 +944,7 @@ def rank_main(
     folder = RunFolder.create(out, "rank")
     with folder.guard():
         ranking = rank_position_channels(net, layer, (transform.normalise(b[0]) for b in loader),
-                                         mode, flip=flip)
+                                         mode, flip=flip, channels_last=channels_last_ok(net))
         k = min(top, ranking.num_channels)
         rows = [{"channel": int(c), "score": round(float(ranking.scores[c]), 6)}
                 for c in ranking.order[:k]]

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from importlib import resources
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +29,7 @@ from .attack import (
     prepare_attack,
     run_attack,
 )
+from .parallel import map_runs
 from .runs import RunFolder, machine_description, to_plain
 
 __all__ = ["study_cells", "study_main", "format_study", "plot_study", "per_n_summary"]
@@ -54,12 +52,9 @@ def _cell_config(profile: str, common: dict[str, Any], overrides: dict[str, Any]
     return attack_config(profile, **merged)
 
 
-def _run_cell(name: str, cfg: AttackConfig, cell_dir: str, threads: int | None) -> dict[str, Any]:
-    """Run one cell in its folder (a worker process when parallel) -> summary."""
-    import torch
-
-    if threads:
-        torch.set_num_threads(threads)
+def _study_cell(item: tuple[str, AttackConfig, str]) -> dict[str, Any]:
+    """Run one cell (name, config, folder) in its folder (a worker process when parallel)."""
+    name, cfg, cell_dir = item
     folder = RunFolder(Path(cell_dir), owned=True)
     folder.path.mkdir(parents=True, exist_ok=True)
     wall, cpu = time.perf_counter(), time.process_time()
@@ -301,28 +296,14 @@ def study_main(
         folder.write_config({"profile": profile, "common": common, "overrides": overrides,
                              "cells": {n: all_cells.get(n, {}) for n in names}})
         dirs = {n: str(folder.path / "cells" / n) for n in todo}
-        if workers == 1:
-            for n in todo:
-                log(f"== study cell {n}: {all_cells[n] or 'quick profile'} ==")
-                results[n] = _run_cell(n, configs[n], dirs[n], None)
-                folder.append_row({"cell": n, "figure4": results[n]["reproduced"]["figure4"]})
-        else:
-            env_threads = os.environ.get("OMP_NUM_THREADS")
-            os.environ["OMP_NUM_THREADS"] = "1"
-            try:
-                spawn = get_context("spawn")
-                with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
-                    futures = {n: pool.submit(_run_cell, n, configs[n], dirs[n], 1) for n in todo}
-                    for n in todo:
-                        results[n] = futures[n].result()
-                        folder.append_row({"cell": n,
-                                           "figure4": results[n]["reproduced"]["figure4"]})
-                        log(f"== study cell {n} finished ==")
-            finally:
-                if env_threads is None:
-                    os.environ.pop("OMP_NUM_THREADS", None)
-                else:
-                    os.environ["OMP_NUM_THREADS"] = env_threads
+        if workers > 1:
+            log(f"running {len(todo)} study cells, {workers} at a time in separate processes")
+        items = [(n, configs[n], dirs[n]) for n in todo]
+        for i, res in map_runs(_study_cell, items, (), workers):
+            n = todo[i]
+            results[n] = res
+            folder.append_row({"cell": n, "figure4": res["reproduced"]["figure4"]})
+            log(f"== study cell {n} finished ==")
         seconds = time.perf_counter() - start
         rows = [_summary(n, all_cells.get(n, {}), results[n]) for n in names]
         per_n = per_n_summary({n: results[n] for n in names})

@@ -12,21 +12,23 @@ from .runs import RunFolder, machine_description
 
 __all__ = ["EXPERIMENTS", "reproduce_main"]
 
-# name -> (profile, out, trainer options, data_root, seed, log) -> (folder, report, results)
+# name -> (profile, out, trainer options, data_root, seed, jobs, log) -> (folder, report, results)
 Runner = Callable[..., tuple[Path, str, dict[str, Any]]]
 
 
 def _table1(profile: str, out: Path, opts: TrainerOptions, *, data_root: Path | None,
-            seed: int | None, log: Callable[[str], None]) -> tuple[Path, str, dict[str, Any]]:
+            seed: int | None, jobs: int | str | None,
+            log: Callable[[str], None]) -> tuple[Path, str, dict[str, Any]]:
     from .table1 import table1_config, table1_main
 
     cfg = table1_config(profile, data_root=str(data_root) if data_root else None, seed=seed,
-                        trainer=opts)
+                        jobs=jobs, trainer=opts)
     return table1_main(cfg, out, log=log)
 
 
 def _table2(profile: str, out: Path, opts: TrainerOptions, *, data_root: Path | None,
-            seed: int | None, log: Callable[[str], None]) -> tuple[Path, str, dict[str, Any]]:
+            seed: int | None, jobs: int | str | None,
+            log: Callable[[str], None]) -> tuple[Path, str, dict[str, Any]]:
     from .table2 import table2_config, table2_main
 
     # a given --seed s runs the profile's number of seeds starting at s (s, s+1, ...)
@@ -34,14 +36,16 @@ def _table2(profile: str, out: Path, opts: TrainerOptions, *, data_root: Path | 
     if seed is not None:
         seeds = [seed + i for i in range(len(table2_config(profile).seeds))]
     cfg = table2_config(profile, data_root=str(data_root) if data_root else None, seeds=seeds,
-                        trainer=opts)
+                        jobs=jobs, trainer=opts)
     return table2_main(cfg, out, log=log)
 
 
 def _attack(profile: str, out: Path, opts: TrainerOptions, *, data_root: Path | None,
-            seed: int | None, log: Callable[[str], None]) -> tuple[Path, str, dict[str, Any]]:
+            seed: int | None, jobs: int | str | None,
+            log: Callable[[str], None]) -> tuple[Path, str, dict[str, Any]]:
     from .attack import attack_config, attack_main
 
+    del jobs  # one training run: nothing to run side by side
     cfg = attack_config(profile, data_root=str(data_root) if data_root else None, seed=seed,
                         trainer=opts)
     return attack_main(cfg, out, log=log)
@@ -52,7 +56,8 @@ EXPERIMENTS: dict[str, Runner] = {"table1": _table1, "table2": _table2, "attack"
 
 def reproduce_main(
     profile: str, out: Path, opts: TrainerOptions, *, data_root: Path | None = None,
-    seed: int | None = None, only: list[str] | None = None, log: Callable[[str], None] = print,
+    seed: int | None = None, only: list[str] | None = None, jobs: int | str | None = None,
+    log: Callable[[str], None] = print,
 ) -> tuple[Path, str]:
     """Run the experiments (all, or `only`) into one reproduce folder; -> (folder, report)."""
     folder = RunFolder.create(out, "reproduce")
@@ -64,7 +69,8 @@ def reproduce_main(
             log(f"== {name} ({profile} profile) ==")
             t0 = time.perf_counter()
             sub, report, results = EXPERIMENTS[name](profile, folder.path, opts,
-                                                     data_root=data_root, seed=seed, log=log)
+                                                     data_root=data_root, seed=seed, jobs=jobs,
+                                                     log=log)
             summary[name] = {
                 "folder": sub.name,
                 "seconds": round(time.perf_counter() - t0, 1),

@@ -19,6 +19,7 @@ from ..data import TASKS, GridPlacer, ImageSet, TileDataset, load_source
 from ..errors import ChanposError
 from ..models import PADDING_MODES, channels_last_ok, create_model, save_model_checkpoint
 from ..training import ClassifierSystem, OptimConfig, TrainerOptions, evaluate, fit
+from .parallel import map_runs, resolve_jobs
 from .profiles import load_profile
 from .runs import RunFolder, machine_description
 
@@ -64,6 +65,7 @@ class Table1Config:
     data_root: str | None = None
     download: bool = False
     num_workers: int = 0
+    jobs: int | str = "auto"
     trainer: TrainerOptions = field(default_factory=TrainerOptions)
 
     def budget(self, task: str) -> TaskBudget:
@@ -165,6 +167,7 @@ def _validate(cfg: Table1Config) -> None:
                 f"{VALID_MIN_CANVAS} px, but grid size {min(sizes)} of 32 px tiles gives "
                 f"{min(sizes) * 32} px; use --grid-sizes {-(-VALID_MIN_CANVAS // 32)} or larger"
             )
+    resolve_jobs(cfg.jobs, cfg.trainer, len(cfg.cells()))
 
 
 # smallest square input the paper ResNet-18 + GAPNet head survives with unpadded convs
@@ -245,20 +248,31 @@ def run_table1(cfg: Table1Config, folder: RunFolder, *, log=print,
     train, test = data or load_table1_data(cfg)
     done = {cell_id(r["task"], r["grid_size"], r["padding"], r["model"]): Table1Row(**r)
             for r in folder.finished_rows()}
-    rows: list[Table1Row] = []
     cells = cfg.cells()
-    for i, cell in enumerate(cells, 1):
-        cid = cell_id(*cell)
+    by_id: dict[str, Table1Row] = {}
+    for cid in (cell_id(*c) for c in cells):
         if cid in done:
-            log(f"[{i}/{len(cells)}] {cid}: finished earlier, {done[cid].accuracy_pct:.1f} %")
-            rows.append(done[cid])
-            continue
-        row = run_cell(cfg, cell, train, test, folder)
+            by_id[cid] = done[cid]
+            log(f"[{len(by_id)}/{len(cells)}] {cid}: finished earlier, "
+                f"{done[cid].accuracy_pct:.1f} %")
+    todo = [c for c in cells if cell_id(*c) not in done]
+    jobs = resolve_jobs(cfg.jobs, cfg.trainer, len(todo))
+    if jobs > 1:
+        log(f"training {len(todo)} cells, {jobs} at a time in separate processes")
+    worker_cfg = replace(cfg, trainer=replace(cfg.trainer, progress=False)) if jobs > 1 else cfg
+    for i, row in map_runs(_table1_cell, todo, (worker_cfg, train, test, folder), jobs):
+        cid = cell_id(*todo[i])
         folder.append_row(row.__dict__)
-        log(f"[{i}/{len(cells)}] {cid}: accuracy {row.accuracy_pct:.1f} % "
+        by_id[cid] = row
+        log(f"[{len(by_id)}/{len(cells)}] {cid}: accuracy {row.accuracy_pct:.1f} % "
             f"(chance {row.chance_pct:.1f} %), {row.seconds:.0f} s")
-        rows.append(row)
-    return rows
+    return [by_id[cell_id(*c)] for c in cells]
+
+
+def _table1_cell(cell: tuple[str, int, str, str], cfg: Table1Config, train: ImageSet,
+                 test: ImageSet, folder: RunFolder) -> Table1Row:
+    """One cell (module level, so worker processes can call it)."""
+    return run_cell(cfg, cell, train, test, folder)
 
 
 def _acc(rows: list[Table1Row], **match: Any) -> list[Table1Row]:
@@ -336,7 +350,8 @@ def format_table1(rows: list[Table1Row], cfg: Table1Config, seconds: float) -> s
         "# Table 1 — position information through global average pooling (PAPER.md Claim 1)",
         "",
         f"Profile `{cfg.profile}` · source `{cfg.source}` · width {cfg.width} · seed {cfg.seed} · "
-        f"batch {cfg.batch_size} · Adam betas (0.5, 0.999) · {len(rows)} cells in {seconds:.0f} s",
+        f"batch {cfg.batch_size} · Adam betas (0.5, 0.999) · {len(rows)} cells in {seconds:.0f} s "
+        f"({resolve_jobs(cfg.jobs, cfg.trainer, len(rows))} at a time)",
         f"Machine: {machine_description()}",
         "",
     ]

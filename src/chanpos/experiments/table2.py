@@ -44,6 +44,7 @@ from ..training import (
     TrainerOptions,
     fit,
 )
+from .parallel import map_runs, resolve_jobs
 from .profiles import load_profile
 from .runs import RunFolder, machine_description
 
@@ -124,6 +125,7 @@ class Table2Config:
     data_root: str | None = None
     download: bool = False
     num_workers: int = 0
+    jobs: int | str = "auto"
     trainer: TrainerOptions = field(default_factory=TrainerOptions)
 
     def cells(self) -> list[tuple[str, str, int]]:
@@ -240,6 +242,7 @@ def _validate(cfg: Table2Config) -> None:
                         ("--test-samples", cfg.test_samples)):
         if value is not None and value < 1:
             raise ChanposError(f"{name} must be >= 1, got {value}")
+    resolve_jobs(cfg.jobs, cfg.trainer, len(cfg.cells()))
 
 
 def _image_size(images: Images) -> tuple[int, int]:
@@ -385,20 +388,30 @@ def run_table2(cfg: Table2Config, folder: RunFolder, *, log=print,
     for r in folder.finished_rows():
         row = Table2Row.from_dict(r)
         done[cell_id(row.source, row.method, row.seed)] = row
-    rows: list[Table2Row] = []
     cells = cfg.cells()
-    for i, cell in enumerate(cells, 1):
-        cid = cell_id(*cell)
+    by_id: dict[str, Table2Row] = {}
+    for cid in (cell_id(*c) for c in cells):
         if cid in done:
-            row = done[cid]
-            log(f"[{i}/{len(cells)}] {cid}: finished earlier")
-        else:
-            row = run_cell(cfg, cell, *data[cell[0]], folder)
-            folder.append_row(row.as_dict())
-        log(f"[{i}/{len(cells)}] {cid}: top-1 {row.top1_pct:.2f} %, consistency "
+            by_id[cid] = done[cid]
+            log(f"[{len(by_id)}/{len(cells)}] {cid}: finished earlier")
+    todo = [c for c in cells if cell_id(*c) not in done]
+    jobs = resolve_jobs(cfg.jobs, cfg.trainer, len(todo))
+    if jobs > 1:
+        log(f"training {len(todo)} runs, {jobs} at a time in separate processes")
+    worker_cfg = replace(cfg, trainer=replace(cfg.trainer, progress=False)) if jobs > 1 else cfg
+    for i, row in map_runs(_table2_cell, todo, (worker_cfg, data, folder), jobs):
+        cid = cell_id(*todo[i])
+        folder.append_row(row.as_dict())
+        by_id[cid] = row
+        log(f"[{len(by_id)}/{len(cells)}] {cid}: top-1 {row.top1_pct:.2f} %, consistency "
             f"{row.consistency_pct:.2f} % ({row.epochs} epochs, {row.seconds:.0f} s)")
-        rows.append(row)
-    return rows
+    return [by_id[cell_id(*c)] for c in cells]
+
+
+def _table2_cell(cell: tuple[str, str, int], cfg: Table2Config,
+                 data: dict[str, tuple[Images, Images]], folder: RunFolder) -> Table2Row:
+    """One run (module level, so worker processes can call it)."""
+    return run_cell(cfg, cell, *data[cell[0]], folder)
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -489,7 +502,8 @@ def format_table2(rows: list[Table2Row], cfg: Table2Config, seconds: float) -> s
         f"{2 * cfg.epochs}) · batch {cfg.batch_size} · {cfg.optimizer} lr {cfg.lr} "
         f"({cfg.schedule}), weight decay {cfg.weight_decay} · AugShift lambda {cfg.lam} · "
         f"BlurPool {cfg.blur_size} taps (kornia BlurPool2D) · seeds "
-        f"{', '.join(map(str, cfg.seeds))} · {len(rows)} runs in {seconds:.0f} s",
+        f"{', '.join(map(str, cfg.seeds))} · {len(rows)} runs in {seconds:.0f} s "
+        f"({resolve_jobs(cfg.jobs, cfg.trainer, len(rows))} at a time)",
         f"Machine: {machine_description()}",
         "",
         f"**Shift protocol (consistency):** {cfg.protocol()}. Training crops use the same "
@@ -677,7 +691,8 @@ def table2_main(cfg: Table2Config, out: Path, *, resume: Path | None = None,
     return folder.path, report, results
 
 
-def table2_config_from_folder(folder: Path, trainer: TrainerOptions) -> Table2Config:
+def table2_config_from_folder(folder: Path, trainer: TrainerOptions, *,
+                              jobs: int | str | None = None) -> Table2Config:
     """The config saved in an interrupted table2 run folder (for `--resume`)."""
     import yaml
 
@@ -688,6 +703,8 @@ def table2_config_from_folder(folder: Path, trainer: TrainerOptions) -> Table2Co
     if not isinstance(saved, dict) or "methods" not in saved or "lam" not in saved:
         raise ChanposError(f"--resume {folder}: config.yaml is not a table2 config")
     saved.pop("trainer", None)
+    if jobs is not None:
+        saved["jobs"] = jobs
     for key in ("sources", "methods", "seeds"):
         saved[key] = tuple(saved[key])
     try:

