@@ -7,6 +7,7 @@ Rows (targets for 2 CPU cores, issue 5):
   train_step   grid training step, images/s: chanpos (uint8 batches, on-device placement,
                channels_last) vs the authors' per-sample PIL transforms + Python placement
                loop (NCHW), full-width ResNet-18 GAPNet, 3x3 grid, batch 48      target >= 1.2x
+  train_step_compiled   the same with chanpos's --compile (torch.compile; warm-up untimed)
   ranking      flip ranking, images/s: batched [x, flip(x)], channels_last vs batch-1, two
                NCHW forwards (the authors' main_rank_neurons.py scheme)           >= 2x
   attack_curve K values of N: cached backbone + head per N vs whole network per N;
@@ -63,8 +64,9 @@ def row(name: str, ours: float, baseline: float, unit: str, target: str, met: bo
             "ratio": round(ratio, 3), "target": target, "met": bool(met), **extra}
 
 
-def bench_train_step(width: int, grid: int, batch: int, steps: int, repeats: int) -> dict:
-    """Images/s of one optimiser step, chanpos pipeline vs the authors' pipeline."""
+def bench_train_step(width: int, grid: int, batch: int, steps: int, repeats: int,
+                     compile: bool = False) -> dict:
+    """Images/s of one optimiser step, chanpos pipeline (+ torch.compile) vs the authors'."""
     data = load_source("shapes", split="train", num_samples=batch * (steps + 2))
     mean, std = data.mean, data.std
 
@@ -79,6 +81,8 @@ def bench_train_step(width: int, grid: int, batch: int, steps: int, repeats: int
 
     cl = channels_last_ok(make(False)[0])
     ours_model, ours_opt = make(cl)
+    if compile:
+        ours_model.compile()  # what `--compile` does; the warm-up call below compiles
     base_model, base_opt = make(False)
     placer = GridPlacer(grid, "location", mean, std, channels_last=cl)
     ours_loader = DataLoader(TileDataset(data, grid_size=grid), batch_size=batch, shuffle=True,
@@ -108,8 +112,9 @@ def bench_train_step(width: int, grid: int, batch: int, steps: int, repeats: int
 
     t_ours, t_base = interleaved_medians(ours, baseline, repeats=repeats)
     ips_ours, ips_base = steps * batch / t_ours, steps * batch / t_base
-    return row("train_step", ips_ours, ips_base, "images/s", ">= 1.2x",
-               ips_ours / ips_base >= 1.2, detail=f"width {width}, {grid}x{grid} grid, "
+    return row("train_step_compiled" if compile else "train_step", ips_ours, ips_base,
+               "images/s", ">= 1.2x", ips_ours / ips_base >= 1.2,
+               detail=f"{'torch.compile, ' if compile else ''}width {width}, {grid}x{grid} grid, "
                f"batch {batch}, {steps} steps per timing, medians of {repeats}")
 
 
@@ -218,7 +223,7 @@ def bench_reproduce(out: Path) -> dict:
             "peak_memory_mb": round(peak_mb, 1)}
 
 
-ROWS = ("train_step", "ranking", "attack_curve", "reproduce")
+ROWS = ("train_step", "train_step_compiled", "ranking", "attack_curve", "reproduce")
 
 
 def main() -> None:
@@ -237,6 +242,8 @@ def main() -> None:
             sys.exit(f"error: unknown row {name!r}; choose from {', '.join(ROWS)}")
     benches = {
         "train_step": lambda: bench_train_step(args.width, 3, 48, args.steps, args.repeats),
+        "train_step_compiled": lambda: bench_train_step(args.width, 3, 48, args.steps,
+                                                        args.repeats, compile=True),
         "ranking": lambda: bench_ranking(args.repeats),
         "attack_curve": lambda: bench_attack_curve(args.repeats),
         "reproduce": lambda: bench_reproduce(ROOT / "runs" / "bench"),
