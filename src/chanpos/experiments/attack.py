@@ -48,6 +48,7 @@ from ..probes.segmentation import miou_from_confusion, region_confusion
 from ..training import OPTIMIZERS, SCHEDULES, OptimConfig, TrainerOptions, fit
 from ..training.segmentation import SegmentationSystem, SegmentationTransform
 from .profiles import load_profile
+from .reporting import save_figure
 from .runs import RunFolder, machine_description
 
 __all__ = [
@@ -731,17 +732,6 @@ def _plain_verdict(results: dict[str, Any], cfg: AttackConfig) -> str:
     return " ".join(parts)
 
 
-def _savefig(fig: Any, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
-
-
 def plot_attack_curve(results: dict[str, Any], path: Path) -> Path:
     """mIoU vs N: ranked, random (mean ± std band), magnitude and least-sensitive controls."""
     import matplotlib
@@ -770,7 +760,7 @@ def plot_attack_curve(results: dict[str, Any], path: Path) -> Path:
     ax.set_title("Figure 4: zeroing head-input channels")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    return _savefig(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_attack_regions(results: dict[str, Any], path: Path) -> Path:
@@ -802,7 +792,7 @@ def plot_attack_regions(results: dict[str, Any], path: Path) -> Path:
         ax.set_title(f"Figure 6: N = {n}")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    return _savefig(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_attack_examples(examples: dict[str, Any], path: Path) -> Path:
@@ -835,7 +825,7 @@ def plot_attack_examples(examples: dict[str, Any], path: Path) -> Path:
                 axes[i, j].set_title(title, fontsize=8)
     fig.suptitle("Figure 5: predictions with the top-N flip-ranked channels zeroed", fontsize=9)
     fig.tight_layout()
-    return _savefig(fig, path)
+    return save_figure(fig, path)
 
 
 def attack_main(cfg: AttackConfig, out: Path, *, log=print) -> tuple[Path, str, dict[str, Any]]:
@@ -989,7 +979,7 @@ def rank_main(
             ax.set_ylabel("channels")
             ax.set_title(f"{model} {layer}: flip scores")
             fig.tight_layout()
-            return _savefig(fig, p / "rank_histogram.png")
+            return save_figure(fig, p / "rank_histogram.png")
 
         from .reporting import finish_run
 

@@ -249,9 +249,9 @@ def plot_study(cells: dict[str, dict[str, Any]], path: Path) -> Path:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
     fig.tight_layout()
-    from .attack import _savefig
+    from .reporting import save_figure
 
-    return _savefig(fig, path)
+    return save_figure(fig, path)
 
 
 def study_main(

@@ -8,7 +8,7 @@ from typing import Any
 
 from .runs import RunFolder
 
-__all__ = ["finish_run"]
+__all__ = ["finish_run", "save_figure"]
 
 
 def finish_run(
@@ -24,3 +24,15 @@ def finish_run(
         folder.write_text("report.md", report)
         folder.write_json("results.json", results)
     return folder.path
+
+
+def save_figure(fig: Any, path: Path) -> Path:
+    """Save a matplotlib figure atomically (temp file, then rename) and close it."""
+    import matplotlib.pyplot as plt
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)
+    return path

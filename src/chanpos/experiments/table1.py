@@ -437,17 +437,15 @@ def plot_table1(rows: list[Table1Row], path: Path) -> Path:
             ax.hlines(chance, i - 0.1, i + 0.8, colors="k", linestyles="dashed", linewidth=1)
         ax.set_xticks([i + 0.4 - width / 2 for i in range(len(keys))])
         ax.set_xticklabels([f"{k}x{k}\n{p}" for k, p in keys], fontsize=8)
-        ax.set_ylim(0, 105)
+        ax.set_ylim(0, 122)  # headroom so the legend never covers a 100 % bar
+        ax.set_yticks(range(0, 101, 20))
         ax.set_ylabel("test accuracy %")
         ax.set_title(f"{task} task (dashed: chance)")
-        ax.legend()
+        ax.legend(loc="upper center", ncol=2)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    from .reporting import save_figure
+
+    return save_figure(fig, path)
 
 
 def table1_results(rows: list[Table1Row], cfg: Table1Config, seconds: float) -> dict[str, Any]:

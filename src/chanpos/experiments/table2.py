@@ -637,12 +637,9 @@ def plot_table2(rows: list[Table2Row], path: Path) -> Path:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    from .reporting import save_figure
+
+    return save_figure(fig, path)
 
 
 def table2_results(rows: list[Table2Row], cfg: Table2Config, seconds: float) -> dict[str, Any]:
