@@ -6,6 +6,7 @@ from torchvision.io import write_png
 
 from chanpos.data import (
     CityscapesSegmentation,
+    SegmentationSource,
     load_segmentation_source,
     read_name_list,
     to_train_ids,
@@ -75,3 +76,24 @@ def test_bad_roots_are_user_errors(tmp_path: Path) -> None:
         CityscapesSegmentation(tmp_path)
     with pytest.raises(ChanposError, match="needs --data-root"):
         load_segmentation_source("cityscapes", split="val")
+
+
+def test_satisfies_the_segmentation_source_protocol(tmp_path: Path) -> None:
+    write_cityscapes(tmp_path)
+    assert isinstance(CityscapesSegmentation(tmp_path, split="val"), SegmentationSource)
+
+
+@pytest.mark.parametrize("which", ["leftImg8bit", "gtFine"])
+def test_corrupt_png_is_one_line_naming_the_file(tmp_path: Path, which: str) -> None:
+    write_cityscapes(tmp_path)
+    bad = sorted((tmp_path / which / "val" / "bonn").glob("*.png"))[0]
+    bad.write_bytes(bad.read_bytes()[:40])
+    data = CityscapesSegmentation(tmp_path, split="val")
+    assert data[0][0].shape == (3, 8, 16)  # aachen is fine
+    with pytest.raises(ChanposError) as info:
+        data[1]
+    message = str(info.value)
+    assert "\n" not in message and str(bad) in message and "not a readable PNG" in message
+    bad.unlink()  # gone after listing: also one line
+    with pytest.raises(ChanposError, match="not a readable PNG"):
+        data[1]

@@ -1,11 +1,7 @@
-import pickle
-from pathlib import Path
-
-import numpy as np
 import pytest
 import torch
 
-from chanpos.data import load_source, make_shapes
+from chanpos.data import CLASSIFICATION_SOURCES, ImageSet, load_source, make_shapes
 from chanpos.errors import ChanposError
 
 
@@ -20,35 +16,40 @@ def test_shapes_deterministic_and_distinct_splits() -> None:
     assert set(tr.labels.tolist()) <= set(range(10))
 
 
-def test_digits_source_is_real_upsampled_digits() -> None:
+def _class_ordered_set() -> ImageSet:
+    """12 images stored class by class (like a folder listing): labels 0,0,0,0,1,...,2."""
+    labels = torch.arange(3).repeat_interleave(4)
+    images = torch.arange(12, dtype=torch.uint8).view(12, 1, 1, 1).expand(12, 3, 2, 2)
+    return ImageSet("toy", images, labels, 3, (0.5,) * 3, (0.25,) * 3)
+
+
+def test_subset_is_seeded_and_class_balanced_not_the_first_n() -> None:
+    data = _class_ordered_set()
+    sub = data.subset(6, seed=1)
+    assert torch.bincount(sub.labels, minlength=3).tolist() == [2, 2, 2]
+    index = sub.images[:, 0, 0, 0].long()  # each image holds its own index
+    assert torch.equal(sub.labels, index // 4)  # images and labels stay paired
+    assert index.tolist() == sorted(index.tolist()) and index.tolist() != list(range(6))
+    assert torch.equal(data.subset(6, seed=1).images, sub.images)  # repeatable
+    assert any(not torch.equal(data.subset(6, seed=s).images, sub.images) for s in range(2, 6))
+    assert data.subset(None) is data and data.subset(50) is data
+    with pytest.raises(ChanposError, match="sample count must be >= 1"):
+        data.subset(0)
+
+
+def test_load_source_passes_the_seed_to_the_subset() -> None:
     pytest.importorskip("sklearn")
-    tr = load_source("digits", split="train")
-    te = load_source("digits", split="test")
-    assert tr.images.shape[1:] == (3, 32, 32) and len(tr) + len(te) == 1797
+    a = load_source("digits", split="test", num_samples=20, seed=0)
+    b = load_source("digits", split="test", num_samples=20, seed=0)
+    c = load_source("digits", split="test", num_samples=20, seed=1)
+    assert torch.equal(a.images, b.images) and not torch.equal(a.images, c.images)
+    assert torch.bincount(a.labels, minlength=10).tolist() == [2] * 10
 
 
-def _write_cifar10(root: Path, n: int = 6) -> None:
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        entry = {b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
-                 b"labels": list(rng.integers(0, 10, n))}
-        with open(folder / name, "wb") as fh:
-            pickle.dump(entry, fh)
-
-
-def test_cifar10_reads_files_written_here(tmp_path: Path) -> None:
-    _write_cifar10(tmp_path)
-    tr = load_source("cifar10", split="train", data_root=tmp_path)
-    te = load_source("cifar10", split="test", data_root=tmp_path)
-    assert tr.images.shape == (30, 3, 32, 32) and len(te) == 6 and tr.num_classes == 10
-
-
-def test_cifar_errors_are_one_clear_line(tmp_path: Path) -> None:
-    with pytest.raises(ChanposError, match="needs --data-root"):
-        load_source("cifar10")
-    with pytest.raises(ChanposError, match="not found; point --data-root"):
-        load_source("cifar100", data_root=tmp_path)
+def test_registry_errors_are_one_clear_line() -> None:
+    assert {"shapes", "shapes-hard", "digits", "mnist", "cifar10", "cifar100"} <= set(
+        CLASSIFICATION_SOURCES())
     with pytest.raises(ChanposError, match="unknown source 'imagenet1k'"):
         load_source("imagenet1k")
+    with pytest.raises(ChanposError, match="unknown split 'val'; use train or test"):
+        load_source("shapes", split="val")

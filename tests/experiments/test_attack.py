@@ -1,3 +1,5 @@
+"""The attack (Figures 4-6) end to end on tiny budgets, its verdict rules, `chanpos rank`."""
+
 import json
 from pathlib import Path
 
@@ -6,11 +8,16 @@ import torch
 from typer.testing import CliRunner
 
 from chanpos.cli import app
-from chanpos.experiments.attack import attack_config, attack_verdicts
+from chanpos.data import load_streets
+from chanpos.errors import ChanposError
+from chanpos.experiments.attack import attack_config
+from chanpos.experiments.attack.aggregate import attack_verdicts, figure4_effects, figure6_effects
+from chanpos.experiments.attack.prepare import images_where
 
 TINY = ["--epochs", "1", "--train-samples", "16", "--val-samples", "6", "--ns", "0,2,8",
         "--region-ns", "4", "--random-draws", "3", "--width", "4", "--image-size", "32,64",
-        "--examples", "2", "--batch-size", "8", "--no-progress"]
+        "--examples", "2", "--batch-size", "8", "--pretrain", "none", "--rank-where", "all",
+        "--no-progress"]
 runner = CliRunner()
 
 
@@ -19,72 +26,100 @@ def _invoke(args: list[str]):
 
 
 @pytest.mark.slow
-def test_attack_end_to_end_then_from_its_checkpoint(tmp_path: Path) -> None:
-    res = _invoke(["attack", "--out", str(tmp_path), *TINY])
+def test_attack_two_models_then_one_from_its_checkpoint_then_rank(tmp_path: Path) -> None:
+    res = _invoke(["attack", "--out", str(tmp_path), "--seeds", "0,1", *TINY])
     assert res.exit_code == 0, res.output
     (run,) = tmp_path.glob("attack-*")
     results = json.loads((run / "results.json").read_text())
     assert results["experiment"] == "attack" and results["num_channels"] == 32
-    assert set(results["ranking"]) >= {"absolute", "left", "right"}
-    assert sorted(results["ranking"]["absolute"]) == list(range(32))
-    curves = results["curves"]
-    assert [p["n"] for p in curves["ranked"]] == [0, 2, 8]
-    assert set(curves["random"][1]) == {"n", "miou_mean", "miou_std"}
-    assert set(curves) == {"ranked", "random", "magnitude", "least"}
-    zero = {k: (v[0]["miou"] if k != "random" else v[0]["miou_mean"]) for k, v in curves.items()}
-    assert len(set(zero.values())) == 1  # N = 0 is the same unattacked model for every curve
-    assert {(r["channels"], r["region"]) for r in results["regions"]} == {
-        ("left", "left"), ("left", "right"), ("right", "left"), ("right", "right")}
-    assert set(results["regions"][0]) >= {"channels", "region", "n", "miou", "random_miou_mean",
-                                          "random_miou_std"}
-    assert set(results["reproduced"]) == {"figure4", "figure6"}
+    models = results["models"]
+    assert [m["seed"] for m in models] == [0, 1]
+    for m in models:
+        assert sorted(m["ranking"]["absolute"]) == list(range(32))
+        curves = m["curves"]
+        assert [p["n"] for p in curves["ranked"]] == [0, 2, 8]
+        assert all(len(p["draws"]) == 3 for p in curves["random"])
+        zero = {k: (v[0]["miou"] if k != "random" else v[0]["miou_mean"])
+                for k, v in curves.items()}
+        assert len(set(zero.values())) == 1  # N = 0 is the same unattacked model everywhere
+        assert {(r["channels"], r["region"]) for r in m["regions"]} == {
+            ("left", "left"), ("left", "right"), ("right", "left"), ("right", "right")}
+        assert all(len(r["random_drops"]) == 3 for r in m["regions"])
+        assert (run / "cells" / f"seed{m['seed']}" / "model.pt").is_file()
+    verdicts = {v["claim"]: v for v in results["verdicts"]}
+    assert set(verdicts) == {"figure4", "figure6"}
+    assert verdicts["figure4"]["n"] == 2 and verdicts["figure4"]["replicate"] == "trained model"
     report = (run / "report.md").read_text()
-    assert "Figure 4's claim" in report and "Figure 6's claim" in report
-    for name in ("attack_curve.png", "attack_regions.png", "attack_examples.png", "model.pt",
-                 "config.yaml"):
+    assert report.index("## Verdicts") < report.index("## Per model")
+    for name in ("attack_curve.png", "attack_regions.png", "config.yaml",
+                 "cells/seed0/attack_examples.png"):
         assert (run / name).is_file(), name
-    assert "run folder:" in res.output
 
-    # attack the saved model: no training, same numbers at N = 0
+    # attack a saved model: no training, the same ranking and unattacked mIoU; its verdicts
+    # are over random draws (one model); --seeds 0 fixes the data, as in the first run
     out2 = tmp_path / "again"
-    res = _invoke(["attack", "--out", str(out2), "--checkpoint", str(run / "model.pt"), *TINY])
+    ckpt = run / "cells" / "seed1" / "model.pt"
+    res = _invoke(["attack", "--out", str(out2), "--checkpoint", str(ckpt), "--seeds", "0",
+                   *TINY])
     assert res.exit_code == 0, res.output
     again = json.loads(next(out2.glob("attack-*/results.json")).read_text())
-    assert again["seconds"]["train"] == 0
-    assert again["baseline_miou"] == results["baseline_miou"]
-    assert again["ranking"]["absolute"] == results["ranking"]["absolute"]
+    (one,) = again["models"]
+    assert one["seconds"]["train"] == 0
+    assert one["baseline_miou"] == models[1]["baseline_miou"]
+    assert one["ranking"]["absolute"] == models[1]["ranking"]["absolute"]
+    assert {v["replicate"] for v in again["verdicts"]} == {"random channel draw"}
+    assert {v["n"] for v in again["verdicts"]} == {3}
 
-    # rank: the audit of a user's model
+    # rank: the audit of a user's model, same images -> same order
     out3 = tmp_path / "rank"
-    res = _invoke(["rank", "--model", "deeplabv3_small", "--checkpoint", str(run / "model.pt"),
+    res = _invoke(["rank", "--model", "deeplabv3_small", "--checkpoint", str(ckpt),
                    "--samples", "6", "--image-size", "32,64", "--top", "5", "--out", str(out3)])
     assert res.exit_code == 0, res.output
-    top = results["ranking"]["absolute"][0]
-    assert f"| 1 | {top} |" in res.output
     rank_dir = next(out3.glob("rank-*"))
     ranking = json.loads((rank_dir / "ranking.json").read_text())
-    assert ranking["order"] == results["ranking"]["absolute"]  # same model, same 6 images
+    assert ranking["order"] == models[1]["ranking"]["absolute"]
     assert (rank_dir / "rank_histogram.png").is_file()
+    res = runner.invoke(app, ["rank", "--model", "gapnet", "--checkpoint", str(ckpt),
+                              "--out", str(out3)])
+    assert res.exit_code == 2 and "holds a 'deeplabv3_small' model" in res.stderr
+
+
+@pytest.mark.slow
+def test_pretraining_copies_a_trained_backbone(tmp_path: Path) -> None:
+    res = _invoke(["attack", "--out", str(tmp_path), "--seeds", "0", *TINY,
+                   "--pretrain", "shapes", "--pretrain-samples", "64", "--pretrain-epochs", "1"])
+    assert res.exit_code == 0, res.output
+    (run,) = tmp_path.glob("attack-*")
+    (model,) = json.loads((run / "results.json").read_text())["models"]
+    assert model["pretrain"]["source"] == "shapes" and model["pretrain"]["images"] == 64
+    assert 0 <= model["pretrain"]["test_top1_pct"] <= 100
+    assert (run / "cells" / "seed0" / "pretrain" / "checkpoints" / "last.ckpt").is_file()
+    assert "backbone pretrained on `shapes`" in (run / "report.md").read_text()
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--ns", "0,40"], "N = 40 is larger than the 32 channels"),
-        (["--model", "unet"], "unknown --model 'unet'"),
+        (["--model", "unet"], "unknown model 'unet'"),
         (["--source", "cityscapes"], "needs --data-root"),
-        (["--random-draws", "0"], "--random-draws must be >= 1"),
-        (["--padding", "mirror"], "unknown --padding"),
+        (["--random-draws", "1"], "--random-draws must be a whole number >= 2"),
+        (["--padding", "mirror"], "unknown padding 'mirror'"),
         (["--rank-images", "/nonexistent/list.txt"], "does not exist"),
         (["--rank-images", "x.txt", "--rank-where", "car:left"], "not both"),
         (["--rank-where", "tram:left"], "unknown class 'tram'"),
+        (["--seeds", "0,0"], "--seeds needs distinct values"),
+        (["--pretrain", "colour"], "unknown pretraining source 'colour'"),
+        (["--pretrain", "shapes", "--checkpoint", "x.pt"], "give one of them"),
+        (["--lr", "nan"], "--lr must be a finite number > 0"),
+        (["--study-cells", "scratch"], "--study-cells needs --study"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_no_folder(tmp_path: Path, args: list[str],
                                                      message: str) -> None:
     res = runner.invoke(app, ["attack", "--out", str(tmp_path), *TINY, *args])
-    assert res.exit_code == 2
-    err = res.stderr.strip() if hasattr(res, "stderr") else res.output.strip()
+    assert res.exit_code == 2, res.output
+    err = res.stderr.strip()
     assert message in err and len(err.splitlines()) == 1
     assert not list(tmp_path.glob("attack-*"))
 
@@ -94,7 +129,7 @@ def test_cityscapes_root_without_folders(tmp_path: Path) -> None:
     empty.mkdir()
     res = runner.invoke(app, ["attack", "--out", str(tmp_path), "--source", "cityscapes",
                               "--data-root", str(empty), *TINY])
-    assert res.exit_code == 2 and "leftImg8bit/val/<city>/" in res.output
+    assert res.exit_code == 2 and "leftImg8bit/val/<city>/" in res.stderr
     assert not list(tmp_path.glob("attack-*"))
 
 
@@ -108,17 +143,20 @@ def test_checkpoint_mismatch(tmp_path: Path) -> None:
     torch.save({"model_state": theirs}, path)
     res = runner.invoke(app, ["attack", "--out", str(tmp_path), "--checkpoint", str(path),
                               *TINY, "--width", "8"])
-    assert res.exit_code == 2 and "shape mismatches" in res.output
-    assert len(res.output.strip().splitlines()) == 1
+    assert res.exit_code == 2 and "shape mismatches" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
     assert not list(tmp_path.glob("attack-*"))
 
 
 def test_rank_unknown_layer_lists_valid_names(tmp_path: Path) -> None:
     res = runner.invoke(app, ["rank", "--model", "deeplabv3_small", "--layer", "layer9",
                               "--samples", "2", "--image-size", "32,64", "--out", str(tmp_path)])
-    assert res.exit_code == 2 and "valid layers: backbone" in res.output
+    assert res.exit_code == 2 and "valid layers: backbone" in res.stderr
     res = runner.invoke(app, ["rank", "--model", "no_such_net", "--out", str(tmp_path)])
-    assert res.exit_code == 2 and "torchvision.models name" in res.output
+    assert res.exit_code == 2 and "torchvision.models name" in res.stderr
+    res = runner.invoke(app, ["rank", "--model", "resnet18", "--samples", "0",
+                              "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "--samples must be a whole number >= 1" in res.stderr
     assert not list(tmp_path.glob("rank-*"))
 
 
@@ -128,58 +166,66 @@ def test_rank_torchvision_classifier_on_a_classification_source(tmp_path: Path) 
     assert res.exit_code == 0, res.output
     results = json.loads(next(tmp_path.glob("rank-*/results.json")).read_text())
     assert results["num_channels"] == 256 and set(results["sides"]) == {"left", "right"}
+    assert results["images"] == 8
 
 
-def _fake(ranked, rand_mean, rand_std, regions) -> dict:
+def _model(ranked: list[float], draws: list[list[float]], regions: list[dict]) -> dict:
     ns = [0, 4, 8, 16]
     return {
         "num_channels": 32,
         "curves": {
             "ranked": [{"n": n, "miou": m} for n, m in zip(ns, ranked, strict=True)],
-            "random": [{"n": n, "miou_mean": m, "miou_std": s}
-                       for n, m, s in zip(ns, rand_mean, rand_std, strict=True)],
+            "random": [{"n": n, "draws": d, "miou_mean": sum(d) / len(d), "miou_std": 0.0}
+                       for n, d in zip(ns, draws, strict=True)],
         },
         "regions": regions,
     }
 
 
-def test_verdict_rules() -> None:
-    region = lambda ch, half, drop, rdrop, std: {  # noqa: E731
-        "channels": ch, "region": half, "n": 8, "drop": drop, "random_drop_mean": rdrop,
-        "random_miou_std": std}
-    good_regions = [region("left", "left", 5.0, 1.0, 1.0), region("left", "right", 2.0, 1.0, 1.0)]
-    r = _fake([60, 55, 50, 40], [60, 58, 56, 50], [0, 1, 1, 1], good_regions)
-    assert attack_verdicts(r) == {"figure4": True, "figure6": True}
-    # N = 16 > C/4 = 8 does not count; a tie within one std at N = 4 fails figure 4
-    r = _fake([60, 57.5, 50, 70], [60, 58, 56, 50], [0, 1, 1, 1], good_regions)
-    assert attack_verdicts(r)["figure4"] is False
-    r = _fake([60, 55, 50, 70], [60, 58, 56, 50], [0, 1, 1, 1], good_regions)
-    assert attack_verdicts(r)["figure4"] is True
-    # left channels hurting the right half more: no figure 6
-    worse_right = [region("left", "left", 5.0, 1.0, 1.0), region("left", "right", 6.0, 1.0, 1.0)]
-    assert attack_verdicts(_fake([60] * 4, [60] * 4, [0] * 4, worse_right))["figure6"] is False
-    assert attack_verdicts(_fake([60] * 4, [60] * 4, [0] * 4, []))["figure6"] is None
+def _region(side: str, half: str, drop: float, random_drops: list[float]) -> dict:
+    return {"channels": side, "region": half, "n": 8, "drop": drop, "random_drops": random_drops}
+
+
+def test_effects_by_hand() -> None:
+    # N = 4 and 8 are <= C/4 = 8; N = 16 is not
+    m = _model([60, 55, 50, 10], [[60, 60], [58, 56], [54, 58], [50, 50]],
+               [_region("left", "left", 5.0, [1.0, 2.0]), _region("left", "right", 2.0, [1.0, 0.0])])
+    # per draw: ((58 - 55) + (54 - 50)) / 2 = 3.5, ((56 - 55) + (58 - 50)) / 2 = 4.5
+    assert figure4_effects(m, per_draw=True) == [3.5, 4.5]
+    assert figure4_effects(m) == [4.0]
+    # own: 5 - 2 = 3; random draws: 1 - 1 = 0 and 2 - 0 = 2
+    assert figure6_effects(m, per_draw=True) == [3.0, 1.0]
+    assert figure6_effects(m) == [2.0]
+    assert figure6_effects({**m, "regions": []}) == []
+
+
+def test_verdicts_over_models_and_over_draws() -> None:
+    regions = [_region("left", "left", 5.0, [1.0, 2.0]), _region("left", "right", 2.0, [1.0, 0.0])]
+    a = _model([60, 55, 50, 10], [[60, 60], [58, 56], [54, 58], [50, 50]], regions)
+    b = _model([60, 54, 49, 10], [[60, 60], [57, 57], [55, 55], [50, 50]], regions)
+    f4, f6 = attack_verdicts([a, b])
+    assert (f4.claim, f4.n, f4.replicate) == ("figure4", 2, "trained model")
+    assert f4.effect == pytest.approx((4.0 + 4.5) / 2)
+    (f4_one, _) = attack_verdicts([a])
+    assert (f4_one.n, f4_one.replicate) == (2, "random channel draw")
+    assert f6.effect == 2.0 and f6.ci95 == (2.0, 2.0) and f6.verdict == "reproduced"
 
 
 def test_profiles_resolve() -> None:
     quick = attack_config("quick")
-    assert quick.source == "streets" and quick.random_draws >= 3
-    assert max(n for n in quick.ns if n <= 128 / 4) == 32
-    paper = attack_config("paper", data_root="/data/cityscapes")
+    assert quick.source == "streets" and quick.random_draws >= 20 and len(quick.seeds) >= 3
+    assert quick.pretrain != "none" and max(n for n in quick.ns if n <= 128 / 4) == 32
+    paper = attack_config("paper", {"data_root": "/"})
     assert paper.model == "deeplabv3_resnet50" and paper.output_stride == 16
     assert paper.ns == (0, 10, 20, 50, 100, 200, 300, 500)
 
 
-def test_same_seed_same_initial_model() -> None:
-    from chanpos.experiments.attack import prepare_attack
-
-    cfg = attack_config("quick", train_samples=4, val_samples=4, width=4, image_size=(32, 64),
-                        ns=(0, 4), region_ns=(4,), rank_where="all")
-    a, b = prepare_attack(cfg), prepare_attack(cfg)
-    c = prepare_attack(attack_config("quick", train_samples=4, val_samples=4, width=4,
-                                     image_size=(32, 64), ns=(0, 4), region_ns=(4,),
-                                     rank_where="all", seed=1))
-    first = next(iter(a.model.state_dict()))
-    assert all(torch.equal(v, b.model.state_dict()[k]) for k, v in a.model.state_dict().items())
-    assert not torch.equal(a.model.state_dict()[first], c.model.state_dict()[first])
-    assert a.signed_index == list(range(4))  # "all": every ranking image
+def test_rank_where_selects_images_by_class_and_side() -> None:
+    val = load_streets(split="val", num_samples=60, height=32, width=64)
+    left = images_where(val, "car:left")
+    assert left
+    for i in left:
+        lab = val.labels[i]
+        assert (lab[:, :32] == 5).sum() > (lab[:, 32:] == 5).sum()
+    with pytest.raises(ChanposError, match="unknown class 'tram'"):
+        images_where(val, "tram:left")

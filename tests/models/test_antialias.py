@@ -52,12 +52,17 @@ def test_blurpool_classifier_is_a_registry_option_and_round_trips(tmp_path: Path
         assert got == spec and torch.allclose(loaded(x), model(x))
 
 
-def test_blur_is_a_normalised_binomial_low_pass() -> None:
-    """BlurPool turns a 1-px checkerboard (what plain stride-2 sampling aliases) into a flat map."""
-    blur = BlurPool2D(3, stride=2)
-    checker = (torch.arange(8).view(1, 8) + torch.arange(8).view(8, 1)) % 2
-    out = blur(checker.float().view(1, 1, 8, 8))
-    assert torch.allclose(out[..., 1:, 1:], torch.full_like(out[..., 1:, 1:], 0.5))
+def test_paper_stem_becomes_dense_conv_relu_then_blurred_subsampling() -> None:
+    """Zhang's rewiring of the paper stem: the 7x7 conv runs densely (stride 1), then ReLU, then
+    a 3-tap BlurPool subsamples by 2; the weights are the plain stem's."""
+    plain = build_backbone("paper_resnet18", width=4).eval()
+    w = plain.conv1.weight.detach().clone()
+    aa = antialias_resnet(plain, 3).eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        dense = torch.relu(aa.bn1(torch.nn.functional.conv2d(x, w, stride=1, padding=3)))
+        assert torch.allclose(aa.relu(aa.bn1(aa.conv1(x))), BlurPool2D(3, stride=2)(dense))
+    assert torch.equal(aa.conv1.weight, w)
 
 
 def test_bad_antialias_arguments() -> None:

@@ -63,3 +63,18 @@ def test_zone_confusions_groups_in_one_pass() -> None:
     assert miou_from_confusion(counts[1].sum(0)) == 100.0
     with pytest.raises(ValueError, match="predictions must lie"):
         zone_confusions(PRED + 5, TARGET, 3)
+
+
+def test_miou_matches_torchmetrics_jaccard_overall_and_per_half() -> None:
+    from torchmetrics.classification import MulticlassJaccardIndex
+
+    g = torch.Generator().manual_seed(0)
+    target = torch.randint(0, 5, (4, 16, 20), generator=g)
+    pred = torch.where(torch.rand(target.shape, generator=g) < 0.6, target,
+                       torch.randint(0, 5, target.shape, generator=g))
+    target[0, :3] = 255  # ignored pixels
+    jaccard = MulticlassJaccardIndex(num_classes=5, average="macro", ignore_index=255)
+    assert segmentation_miou(pred, target, 5) == pytest.approx(100 * float(jaccard(pred, target)),
+                                                               abs=1e-4)
+    left = 100 * float(jaccard(pred[..., :10], target[..., :10]))
+    assert segmentation_miou(pred, target, 5, region="left") == pytest.approx(left, abs=1e-4)

@@ -1,4 +1,5 @@
-"""Cityscapes semantic segmentation from a local folder (PAPER.md Claim 3, the paper's data).
+"""Cityscapes semantic segmentation from a local folder (the data of Islam et al., ICCV 2021,
+Figures 4-6).
 
 torchvision's folder layout: `<root>/leftImg8bit/<split>/<city>/<stem>_leftImg8bit.png` and
 `<root>/gtFine/<split>/<city>/<stem>_gtFine_labelIds.png` (the authors' `*_trainvaltest/`
@@ -16,6 +17,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from ..errors import ChanposError
+from ._messages import DataFileError, one_line
 
 __all__ = [
     "CITYSCAPES_CLASSES",
@@ -69,8 +71,23 @@ def _split_folders(root: Path, split: str) -> tuple[Path, Path]:
     )
 
 
+def _read_png(path: Path, mode: object) -> Tensor:
+    """Decode one PNG (uint8 (C, H, W)); an unreadable or corrupt file is a one-line error."""
+    from torchvision.io import decode_image, read_file
+
+    try:
+        return decode_image(read_file(str(path)), mode=mode)
+    except (RuntimeError, OSError, ValueError) as exc:
+        raise DataFileError(
+            f"{path} is not a readable PNG ({one_line(exc)}); replace it with the file from the "
+            "Cityscapes archive"
+        ) from None
+
+
 class CityscapesSegmentation(Dataset):
     """Cityscapes fine annotations: items (image (3, H, W) uint8, train ids (H, W) uint8).
+
+    Satisfies `SegmentationSource`.
 
     `scale` < 1 resizes images (bilinear, antialiased) and labels (nearest) on loading;
     `num_samples` keeps the first images in sorted file order.
@@ -117,11 +134,10 @@ class CityscapesSegmentation(Dataset):
         return len(self.images)
 
     def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
-        from torchvision.io import ImageReadMode, decode_image, read_file
+        from torchvision.io import ImageReadMode
 
-        image = decode_image(read_file(str(self.images[i])), mode=ImageReadMode.RGB)
-        label = decode_image(read_file(str(self.labels[i])), mode=ImageReadMode.GRAY)[0]
-        label = to_train_ids(label)
+        image = _read_png(self.images[i], ImageReadMode.RGB)
+        label = to_train_ids(_read_png(self.labels[i], ImageReadMode.GRAY)[0])
         if self.scale != 1:
             h, w = image.shape[-2:]
             size = (max(1, round(h * self.scale)), max(1, round(w * self.scale)))

@@ -1,4 +1,5 @@
-"""The grid setting of PAPER.md Claim 1: paste a tile into one cell of a k x k zero canvas.
+"""The grid setting of Islam et al., ICCV 2021, Table 1: paste a tile into one cell of a k x k
+zero canvas.
 
 Cells are numbered row-major 0 .. k*k-1. `place_in_grid` does a whole batch with one
 indexed assignment (no per-sample loop); `GridPlacer` adds normalisation, the random flip
@@ -13,6 +14,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
+
+from ..ops.normalise import Normalise
 
 __all__ = ["TASKS", "place_in_grid", "GridPlacer", "GridPlacement"]
 
@@ -55,21 +58,13 @@ class GridPlacer:
         if task not in TASKS:
             raise ValueError(f"unknown task {task!r}; valid tasks: {', '.join(TASKS)}")
         self.grid_size, self.task, self.flip = grid_size, task, flip
-        self.mean = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
-        self.std = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
+        self.normalise = Normalise(mean, std)  # uint8 or [0, 1] float tiles -> standardised
         self.channels_last = channels_last
 
     @property
     def num_outputs(self) -> int:
         """Number of classes of the location task (k*k); object tasks use the source's."""
         return self.grid_size**2
-
-    def normalise(self, tiles: Tensor) -> Tensor:
-        """uint8 or [0, 1] float tiles (B, C, h, w) -> standardised float tiles."""
-        x = tiles.float()
-        if tiles.dtype == torch.uint8:
-            x = x / 255.0
-        return (x - self.mean.to(x.device)) / self.std.to(x.device)
 
     def __call__(
         self, tiles: Tensor, labels: Tensor, cells: Tensor | None = None, *, train: bool = True

@@ -1,46 +1,83 @@
 """An ImageNet-style folder source (`<root>/train/<class>/*.jpg`, `<root>/val/<class>/*.jpg`),
-streamed from disk for Table 2's paper profile (PAPER.md Claim 2: "ImageNet also reported").
+streamed from disk for Table 2's paper profile (Islam et al., ICCV 2021, Table 2 also reports
+ImageNet).
 
 Unlike the in-memory `ImageSet` sources, images are decoded per item (use DataLoader workers):
 resize the shorter side to `resize`, centre-crop `size` x `size`, keep uint8. Items are
 (image (3, size, size) uint8, label, 0) like `TileDataset`'s, so the same device-side
 normalise / flip / shift code serves every source.
+
+Class indices always come from `train/` (sorted class-folder names), for every split: a
+`val/` that lacks a class must not shift the labels of the classes after it. A `val/` (or
+`test/`) class folder that `train/` does not have is an error. A train class missing from
+`val/` is allowed: labels still use train's index, so nothing shifts, and accuracy over the
+classes present stays well defined (ImageNet evaluation subsets and trimmed `val/` folders
+for quick runs lack classes by design).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset, Subset
 
 from ..errors import ChanposError
+from ._messages import DataFileError, one_line
+from .sampling import balanced_subset
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "FolderSet", "load_image_folder"]
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "IMAGE_EXTENSIONS", "FolderItems", "FolderSet",
+           "class_folders", "load_image_folder"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
 
-class _Items(Dataset):
-    """torchvision ImageFolder items as (uint8 image, label, 0)."""
+class FolderItems(Dataset):
+    """Image files with labels as (uint8 image (3, size, size), label, 0) items."""
 
-    def __init__(self, folder: Dataset) -> None:
-        self.folder = folder
+    def __init__(self, files: list[Path], labels: list[int], *, size: int, resize: int) -> None:
+        self.files, self.labels = files, labels
+        self.size, self.resize = size, resize
+        self._transform: Any = None
 
     def __len__(self) -> int:
-        return len(self.folder)  # type: ignore[arg-type]
+        return len(self.files)
+
+    def _load(self, path: Path) -> Any:
+        from PIL import Image
+
+        try:
+            with Image.open(path) as image:
+                return image.convert("RGB")
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+            raise DataFileError(
+                f"{path} is not a readable image ({one_line(exc)}); replace or remove the file"
+            ) from None
 
     def __getitem__(self, i: int) -> tuple[Tensor, Tensor, Tensor]:
-        image, label = self.folder[i]
-        return image, torch.tensor(label), torch.tensor(0)
+        if self._transform is None:  # built lazily: torchvision is imported in workers only
+            from torchvision.transforms import v2
+
+            self._transform = v2.Compose([v2.PILToTensor(),
+                                          v2.Resize(self.resize, antialias=True),
+                                          v2.CenterCrop(self.size)])
+        image = self._transform(self._load(self.files[i]))
+        return image, torch.tensor(self.labels[i]), torch.tensor(0)
 
 
 @dataclass(frozen=True)
 class FolderSet:
-    """A streamed labelled image set: `dataset` yields (uint8 (3, size, size), label, 0)."""
+    """A streamed labelled image set: `dataset` yields (uint8 (3, size, size), label, 0).
+
+    `labels` (N,) are the items' labels (for class-balanced subsets), `class_names` the
+    class-folder names in label order (train's).
+    """
 
     name: str
     dataset: Dataset
@@ -48,47 +85,98 @@ class FolderSet:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     size: int
+    labels: Tensor | None = None
+    class_names: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.dataset)  # type: ignore[arg-type]
 
-    def subset(self, num_samples: int | None) -> FolderSet:
-        """The first `num_samples` items (all if None or larger than the set)."""
+    def subset(self, num_samples: int | None, seed: int = 0) -> FolderSet:
+        """A seeded class-balanced `num_samples` items (`balanced_subset`; all if None or more)."""
         if num_samples is None or num_samples >= len(self):
             return self
-        if num_samples < 1:
-            raise ChanposError(f"sample count must be >= 1, got {num_samples}")
-        return FolderSet(self.name, Subset(self.dataset, range(num_samples)), self.num_classes,
-                         self.mean, self.std, self.size)
+        labels = self.labels if self.labels is not None else torch.zeros(len(self), dtype=torch.long)
+        idx = balanced_subset(labels, num_samples, seed)
+        return FolderSet(self.name, Subset(self.dataset, idx.tolist()), self.num_classes,
+                         self.mean, self.std, self.size, labels[idx], self.class_names)
+
+
+def class_folders(folder: Path) -> list[str]:
+    """Sorted names of the class folders in `folder` (hidden folders such as .cache skipped)."""
+    return sorted(e.name for e in os.scandir(folder) if e.is_dir() and not e.name.startswith("."))
+
+
+def _image_files(folder: Path) -> list[Path]:
+    files = []
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+        dirnames.sort()
+        for fname in sorted(filenames):
+            if fname.lower().endswith(IMAGE_EXTENSIONS):
+                files.append(Path(dirpath) / fname)
+    return files
+
+
+def _scan(folder: Path, classes: list[str]) -> tuple[list[Path], list[int]]:
+    files: list[Path] = []
+    labels: list[int] = []
+    for label, cls in enumerate(classes):
+        if (folder / cls).is_dir():
+            found = _image_files(folder / cls)
+            files += found
+            labels += [label] * len(found)
+    return files, labels
+
+
+def _folder_error(name: str, folder: Path) -> ChanposError:
+    return ChanposError(
+        f"{name}: {folder} not found; --data-root must hold train/ and val/, each with one "
+        "folder per class"
+    )
 
 
 def load_image_folder(
     root: str | Path | None, split: str, *, size: int = 224, resize: int = 256,
-    num_samples: int | None = None, name: str = "imagenet",
+    num_samples: int | None = None, name: str = "imagenet", seed: int = 0,
 ) -> FolderSet:
-    """`<root>/<split>/<class>/<image>` as a `FolderSet` (split: train, or val / test)."""
-    from torchvision import datasets
-    from torchvision.transforms import v2
-
+    """`<root>/<split>/<class>/<image>` as a `FolderSet` labelled with train's class index
+    (split: train, or val / test); `num_samples` draws a class-balanced subset fixed by `seed`."""
     if root is None:
         raise ChanposError(
             f"source {name!r} needs --data-root DIR holding train/ and val/ class folders "
             "(ImageNet's layout)"
         )
     root = Path(root).expanduser()
+    train_dir = root / "train"
     folder = root / split
     if split == "test" and not folder.is_dir():
         folder = root / "val"
-    if not folder.is_dir():
-        raise ChanposError(
-            f"{name}: {folder} not found; --data-root must hold train/ and val/, each with one "
-            "folder per class"
-        )
-    transform = v2.Compose([v2.PILToTensor(), v2.Resize(resize, antialias=True),
-                            v2.CenterCrop(size)])
-    try:
-        images = datasets.ImageFolder(str(folder), transform=transform)
-    except (FileNotFoundError, RuntimeError) as exc:
-        raise ChanposError(f"{name}: cannot read {folder} as class folders ({exc})") from None
-    out = FolderSet(name, _Items(images), len(images.classes), IMAGENET_MEAN, IMAGENET_STD, size)
-    return out.subset(num_samples)
+    for needed in (train_dir, folder):
+        if not needed.is_dir():
+            raise _folder_error(name, needed)
+    classes = class_folders(train_dir)
+    if not classes:
+        raise ChanposError(f"{name}: {train_dir} holds no class folders; put each class's "
+                           "images in train/<class>/")
+    if folder != train_dir:
+        known = set(classes)
+        unknown = [c for c in class_folders(folder) if c not in known]
+        if unknown:
+            more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
+            raise ChanposError(
+                f"{name}: class {unknown[0]!r}{more} is in {folder} but not in {train_dir}; "
+                f"{folder.name}/ must use train/'s class folder names (rename or remove it)"
+            )
+    files, labels = _scan(folder, classes)
+    if folder == train_dir:
+        empty = sorted(set(range(len(classes))) - set(labels))
+        if empty:
+            raise ChanposError(
+                f"{name}: class folder {train_dir / classes[empty[0]]} holds no images "
+                f"({', '.join(IMAGE_EXTENSIONS)}); add images or remove the folder"
+            )
+    elif not files:
+        raise ChanposError(f"{name}: {folder} holds no images in its class folders")
+    items = FolderItems(files, labels, size=size, resize=resize)
+    out = FolderSet(name, items, len(classes), IMAGENET_MEAN, IMAGENET_STD, size,
+                    torch.tensor(labels, dtype=torch.long), tuple(classes))
+    return out.subset(num_samples, seed)

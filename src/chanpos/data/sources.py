@@ -2,22 +2,23 @@
 
 Classification sources load into memory as an `ImageSet` (uint8 images + labels), which
 keeps per-sample work off the hot path: batches are indexed straight out of one tensor.
+Registered here: `shapes`, `shapes-hard`, `cifar10`, `cifar100` (read by `.cifar`); the real
+offline sets `digits` and `mnist` register from `.offline`, which `chanpos.data` imports.
 """
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset
 
 from ..errors import ChanposError
+from .cifar import CIFAR_LAYOUT, read_cifar
+from .sampling import balanced_subset
 from .shapes import make_shapes
 
 __all__ = [
@@ -47,20 +48,13 @@ class ImageSet:
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
-    def subset(self, num_samples: int | None) -> ImageSet:
-        """The first `num_samples` images (all if None or larger than the set)."""
+    def subset(self, num_samples: int | None, seed: int = 0) -> ImageSet:
+        """A seeded class-balanced `num_samples` images, in stored order (all if None or more)."""
         if num_samples is None or num_samples >= len(self):
             return self
-        if num_samples < 1:
-            raise ChanposError(f"sample count must be >= 1, got {num_samples}")
-        return ImageSet(
-            self.name,
-            self.images[:num_samples],
-            self.labels[:num_samples],
-            self.num_classes,
-            self.mean,
-            self.std,
-        )
+        idx = balanced_subset(self.labels, num_samples, seed)
+        return ImageSet(self.name, self.images[idx], self.labels[idx], self.num_classes,
+                        self.mean, self.std)
 
 
 class TileDataset(Dataset):
@@ -118,7 +112,8 @@ def load_source(
     num_samples: int | None = None,
     seed: int = 0,
 ) -> ImageSet:
-    """Load classification source `name` (`split` train|test), first `num_samples` images."""
+    """Load classification source `name` (`split` train|test); `num_samples` draws a
+    class-balanced subset fixed by `seed` (`ImageSet.subset`)."""
     if name not in _SOURCES:
         raise ChanposError(
             f"unknown source {name!r}; choose one of: {', '.join(CLASSIFICATION_SOURCES())}"
@@ -129,7 +124,7 @@ def load_source(
     images = _SOURCES[name](
         split=split, data_root=root, download=download, num_samples=num_samples, seed=seed
     )
-    return images.subset(num_samples)
+    return images.subset(num_samples, seed)
 
 
 def CLASSIFICATION_SOURCES() -> list[str]:  # noqa: N802 (reads like the constant it replaces)
@@ -157,57 +152,9 @@ def _shapes_hard(*, split: str, num_samples: int | None, seed: int, **_: object)
     return ImageSet("shapes-hard", images, labels, 10, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
 
 
-@register_source("digits")
-def _digits(*, split: str, seed: int, **_: object) -> ImageSet:
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError as exc:  # optional dependency
-        raise ChanposError(
-            "source 'digits' needs scikit-learn: pip install 'chanpos[digits]'"
-        ) from exc
-    bunch = load_digits()
-    x = torch.from_numpy(bunch.images.astype(np.float32) / 16.0).unsqueeze(1)  # (N, 1, 8, 8)
-    y = torch.from_numpy(bunch.target.astype(np.int64))
-    perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(12345))
-    cut = int(0.8 * len(y))
-    idx = perm[:cut] if split == "train" else perm[cut:]
-    x = F.interpolate(x[idx], size=(32, 32), mode="bilinear", align_corners=False)
-    images = (x.clamp(0, 1).expand(-1, 3, -1, -1) * 255).round().to(torch.uint8).contiguous()
-    return ImageSet("digits", images, y[idx], 10, (0.2, 0.2, 0.2), (0.3, 0.3, 0.3))
-
-
-_CIFAR_LAYOUT = {
-    "cifar10": ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], "test_batch",
-                b"labels", 10, "CIFAR10"),
-    "cifar100": ("cifar-100-python", ["train"], "test", b"fine_labels", 100, "CIFAR100"),
-}
-
-
-def read_cifar(name: str, root: Path, split: str) -> tuple[Tensor, Tensor]:
-    """Read CIFAR-10/100 python pickles under `root` -> (N, 3, 32, 32) uint8, (N,) labels."""
-    folder, train_files, test_file, key, _, _ = _CIFAR_LAYOUT[name]
-    files = train_files if split == "train" else [test_file]
-    data, labels = [], []
-    for fname in files:
-        path = root / folder / fname
-        if not path.is_file():
-            raise ChanposError(
-                f"{name}: {path} not found; point --data-root at the folder holding {folder}/ "
-                f"or add --download"
-            )
-        with open(path, "rb") as fh:
-            try:
-                entry = pickle.load(fh, encoding="bytes")
-                data.append(np.asarray(entry[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-                labels.extend(int(v) for v in entry[key])
-            except Exception as exc:  # corrupt or foreign file
-                raise ChanposError(f"{name}: {path} is not a CIFAR batch file ({exc})") from exc
-    return torch.from_numpy(np.concatenate(data)), torch.tensor(labels, dtype=torch.long)
-
-
 def _cifar_loader(name: str) -> Loader:
     def load(*, split: str, data_root: Path | None, download: bool, **_: object) -> ImageSet:
-        folder, _, _, _, classes, tv_name = _CIFAR_LAYOUT[name]
+        folder, _, _, _, classes, tv_name = CIFAR_LAYOUT[name]
         if data_root is None:
             raise ChanposError(
                 f"source {name!r} needs --data-root DIR (the folder holding {folder}/); "

@@ -1,4 +1,5 @@
-"""`streets`: built-in procedural road scenes for the segmentation attack (PAPER.md Claim 3).
+"""`streets`: built-in procedural road scenes for the segmentation attack (Islam et al., ICCV 2021,
+Figures 4-6).
 
 Scenes look like a driving camera's view in right-hand traffic: sky on top, a road
 converging to a vanishing point at the bottom, a wide sidewalk with buildings and poles on
@@ -9,18 +10,19 @@ at image resolution). Generation is vectorised over the batch (a loop over objec
 
 `same_texture=True` paints road and sidewalk with the same colour and texture, so only
 position (and the surrounding layout) can tell them apart: the "labels only position can
-decide" factor of issue 4's study. `mirror` is the fraction of left-hand-traffic (mirrored)
+decide" factor of the attack study. `mirror` is the fraction of left-hand-traffic (mirrored)
 scenes.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from .segmentation import SegmentationSet
+from .segmentation_set import SegmentationSet
 
 __all__ = ["STREETS_CLASSES", "STREETS_PALETTE", "make_streets", "load_streets"]
 
@@ -86,84 +88,99 @@ def _paint(img: Tensor, mask: Tensor, colour: Tensor, texture: Tensor, contrast:
     img.copy_(torch.where(mask.unsqueeze(1), value, img))
 
 
-def _streets_batch(
-    g: torch.Generator, n: int, height: int, width: int, same_texture: bool, mirror: float,
-    noise: float,
-) -> tuple[Tensor, Tensor]:
-    """One batch of scenes: images (n, 3, H, W) float in [0, 1], labels (n, H, W) uint8."""
-    u = ((torch.arange(width, dtype=torch.float32) + 0.5) / width).view(1, 1, width)
-    v = ((torch.arange(height, dtype=torch.float32) + 0.5) / height).view(1, height, 1)
-    label = torch.full((n, height, width), SKY, dtype=torch.uint8)
+@dataclass(frozen=True)
+class _Road:
+    """Per-scene road geometry, each (N, 1, 1): horizon row, vanishing point x, road edges and
+    sidewalk widths where they meet the bottom row."""
 
-    horizon = _v(_rand(g, n, 0.36, 0.5))
-    vp = _v(_rand(g, n, 0.42, 0.58))  # vanishing point x
-    road_l = _v(_rand(g, n, -0.45, 0.0))  # road edges where they meet the bottom row
-    road_r = _v(_rand(g, n, 0.7, 0.9))
-    walk_r = _v(_rand(g, n, 0.25, 0.5))  # right sidewalk width at the bottom
-    verge_l = _v(_rand(g, n, 0.05, 0.2))  # left sidewalk / verge width
-    t = ((v - horizon) / (1 - horizon)).clamp(min=0)  # 0 at the horizon, 1 at the bottom
-    below = v > horizon
-    x_rl = vp + (road_l - vp) * t
-    x_rr = vp + (road_r - vp) * t
-    x_wr = x_rr + walk_r * t
-    x_wl = x_rl - verge_l * t
+    horizon: Tensor
+    vp: Tensor
+    road_l: Tensor
+    road_r: Tensor
+    walk_r: Tensor
+    verge_l: Tensor
 
-    # background above/beside the road: buildings on the right, vegetation on the left
-    b_top = horizon - _v(_rand(g, n, 0.15, 0.4)) * (u - vp).clamp(min=0) / (1 - vp) - 0.03
+    @classmethod
+    def draw(cls, g: torch.Generator, n: int) -> _Road:
+        return cls(horizon=_v(_rand(g, n, 0.36, 0.5)), vp=_v(_rand(g, n, 0.42, 0.58)),
+                   road_l=_v(_rand(g, n, -0.45, 0.0)), road_r=_v(_rand(g, n, 0.7, 0.9)),
+                   walk_r=_v(_rand(g, n, 0.25, 0.5)), verge_l=_v(_rand(g, n, 0.05, 0.2)))
+
+    def depth(self, tb: Tensor) -> Tensor:
+        """The image row (N,) at depth tb (0 = horizon, 1 = bottom row)."""
+        return self.horizon.view(-1) + tb * (1 - self.horizon.view(-1))
+
+    def edge(self, which: Tensor, tb: Tensor) -> Tensor:
+        """x (N,) of a road edge (`road_l` or `road_r`) at depth tb."""
+        return (self.vp + (which - self.vp) * _v(tb)).view(-1)
+
+
+def _label_layout(g: torch.Generator, r: _Road, u: Tensor, v: Tensor, label: Tensor) -> None:
+    """Sky, buildings (right), vegetation (left), road and sidewalks, in place."""
+    n = label.shape[0]
+    t = ((v - r.horizon) / (1 - r.horizon)).clamp(min=0)  # 0 at the horizon, 1 at the bottom
+    below = v > r.horizon
+    x_rl = r.vp + (r.road_l - r.vp) * t
+    x_rr = r.vp + (r.road_r - r.vp) * t
+    x_wr = x_rr + r.walk_r * t
+    x_wl = x_rl - r.verge_l * t
+    b_top = r.horizon - _v(_rand(g, n, 0.15, 0.4)) * (u - r.vp).clamp(min=0) / (1 - r.vp) - 0.03
     step = torch.floor(u * _v(_rand(g, n, 3, 7)) + _v(_rand(g, n, 0, 1)))
-    b_top = b_top - 0.12 * torch.remainder(step * 0.37, 1.0) * (u > vp)
-    building = (u > vp + _v(_rand(g, n, 0.02, 0.08))) & (v > b_top)
-    veg_top = horizon - _v(_rand(g, n, 0.1, 0.3)) * (vp - u).clamp(min=0) / vp
+    b_top = b_top - 0.12 * torch.remainder(step * 0.37, 1.0) * (u > r.vp)
+    building = (u > r.vp + _v(_rand(g, n, 0.02, 0.08))) & (v > b_top)
+    veg_top = r.horizon - _v(_rand(g, n, 0.1, 0.3)) * (r.vp - u).clamp(min=0) / r.vp
     veg_top = veg_top - 0.05 * torch.sin(u * _v(_rand(g, n, 20, 50)) + _v(_rand(g, n, 0, 6)))
-    vegetation = (u < vp - _v(_rand(g, n, 0.02, 0.08))) & (v > veg_top)
-    # some scenes get a few far buildings on the left and trees on the right
-    left_bld = (_v(torch.rand(n, generator=g)) < 0.3) & (u < vp - 0.15) & (v > horizon - 0.12) & (
-        torch.remainder(u * 5 + _v(_rand(g, n, 0, 1)), 1.0) < 0.4)
+    vegetation = (u < r.vp - _v(_rand(g, n, 0.02, 0.08))) & (v > veg_top)
+    # some scenes get a few far buildings on the left
+    left_bld = (_v(torch.rand(n, generator=g)) < 0.3) & (u < r.vp - 0.15) & (
+        v > r.horizon - 0.12) & (torch.remainder(u * 5 + _v(_rand(g, n, 0, 1)), 1.0) < 0.4)
     label[vegetation] = VEGETATION
     label[building] = BUILDING
     label[left_bld] = BUILDING
     label[below & (u > x_wr)] = BUILDING
     label[below & (u < x_wl)] = VEGETATION
-    road = below & (u >= x_rl) & (u <= x_rr)
-    walk = below & (((u > x_rr) & (u <= x_wr)) | ((u < x_rl) & (u >= x_wl)))
-    label[road] = ROAD
-    label[walk] = SIDEWALK
+    label[below & (u >= x_rl) & (u <= x_rr)] = ROAD
+    label[below & (((u > x_rr) & (u <= x_wr)) | ((u < x_rl) & (u >= x_wl)))] = SIDEWALK
+
+
+def _label_objects(g: torch.Generator, r: _Road, u: Tensor, v: Tensor, label: Tensor) -> None:
+    """Cars on the road, people on the sidewalks, poles at the right curb, in place."""
+    n, height, width = label.shape
 
     def box(cx: Tensor, bottom: Tensor, w: Tensor, h: Tensor) -> Tensor:
         return ((u - _v(cx)).abs() <= _v(w) / 2) & (v <= _v(bottom)) & (v >= _v(bottom - h))
 
     # cars: parked on the right at the curb, driving in the right lane, oncoming on the left
+    vp = r.vp.view(-1)
     for slot in range(3):
         present = torch.rand(n, generator=g) < (0.9, 0.6, 0.5)[slot]
         tb = _rand(g, n, 0.12, 0.9)  # depth of the car's bottom (0 = horizon)
-        bottom = horizon.view(-1) + tb * (1 - horizon.view(-1))
         h = tb * _rand(g, n, 0.35, 0.45)
         w = h * _rand(g, n, 1.3, 1.8) * height / width
-        rl, rr = (vp + (road_l - vp) * _v(tb)).view(-1), (vp + (road_r - vp) * _v(tb)).view(-1)
-        lane = (rr - w / 2, vp.view(-1) + (rr - vp.view(-1)) * 0.45,
-                vp.view(-1) - (vp.view(-1) - rl) * 0.35)[slot]
-        label[box(lane, bottom, w, h) & _v(present)] = CAR
-    # people on the sidewalks (mostly the right one), poles at the right sidewalk's edge
-    for _ in range(3):
+        rl, rr = r.edge(r.road_l, tb), r.edge(r.road_r, tb)
+        lane = (rr - w / 2, vp + (rr - vp) * 0.45, vp - (vp - rl) * 0.35)[slot]
+        label[box(lane, r.depth(tb), w, h) & _v(present)] = CAR
+    for _ in range(3):  # people, mostly on the right sidewalk
         present = torch.rand(n, generator=g) < 0.6
         tb = _rand(g, n, 0.15, 0.95)
-        bottom = horizon.view(-1) + tb * (1 - horizon.view(-1))
         h = tb * _rand(g, n, 0.35, 0.55)
         w = h * 0.3 * height / width
         right = torch.rand(n, generator=g) < 0.75
-        x_r = (vp + (road_r - vp) * _v(tb)).view(-1) + walk_r.view(-1) * tb * _rand(g, n, 0.3, 0.8)
-        x_l = (vp + (road_l - vp) * _v(tb)).view(-1) - verge_l.view(-1) * tb * 0.5
-        label[box(torch.where(right, x_r, x_l), bottom, w, h) & _v(present)] = PERSON
-    for _ in range(2):
+        x_r = r.edge(r.road_r, tb) + r.walk_r.view(-1) * tb * _rand(g, n, 0.3, 0.8)
+        x_l = r.edge(r.road_l, tb) - r.verge_l.view(-1) * tb * 0.5
+        label[box(torch.where(right, x_r, x_l), r.depth(tb), w, h) & _v(present)] = PERSON
+    for _ in range(2):  # poles at the right sidewalk's edge
         present = torch.rand(n, generator=g) < 0.7
         tb = _rand(g, n, 0.2, 1.0)
-        bottom = horizon.view(-1) + tb * (1 - horizon.view(-1))
-        x = (vp + (road_r - vp) * _v(tb)).view(-1) + walk_r.view(-1) * tb * 0.92
-        h = tb * 0.9 + 0.1
+        x = r.edge(r.road_r, tb) + r.walk_r.view(-1) * tb * 0.92
         w = (0.012 + 0.02 * tb).clamp(min=1.2 / width)
-        label[box(x, bottom, w, h) & _v(present)] = POLE
+        label[box(x, r.depth(tb), w, tb * 0.9 + 0.1) & _v(present)] = POLE
 
-    # paint: a random colour and texture per class and image
+
+def _paint_scene(g: torch.Generator, label: Tensor, u: Tensor, v: Tensor, same_texture: bool,
+                 noise: float) -> Tensor:
+    """Images (N, 3, H, W): a random colour and texture per class and image, plus noise."""
+    n, height, width = label.shape
     img = torch.zeros(n, 3, height, width)
     kinds = {ROAD: "wave", SIDEWALK: "tiles", BUILDING: "windows", VEGETATION: "blobs",
              SKY: "wave", CAR: "wave", PERSON: "wave", POLE: "wave"}
@@ -179,8 +196,21 @@ def _streets_batch(
                 shared = (colour, _texture(g, n, u, v, "blobs"), contrast)
             colour, texture, contrast = shared
         _paint(img, label == cls, colour, texture, contrast)
-    img = img + noise * torch.randn(img.shape, generator=g)
+    return img + noise * torch.randn(img.shape, generator=g)
 
+
+def _streets_batch(
+    g: torch.Generator, n: int, height: int, width: int, same_texture: bool, mirror: float,
+    noise: float,
+) -> tuple[Tensor, Tensor]:
+    """One batch of scenes: images (n, 3, H, W) float in [0, 1], labels (n, H, W) uint8."""
+    u = ((torch.arange(width, dtype=torch.float32) + 0.5) / width).view(1, 1, width)
+    v = ((torch.arange(height, dtype=torch.float32) + 0.5) / height).view(1, height, 1)
+    label = torch.full((n, height, width), SKY, dtype=torch.uint8)
+    road = _Road.draw(g, n)
+    _label_layout(g, road, u, v, label)
+    _label_objects(g, road, u, v, label)
+    img = _paint_scene(g, label, u, v, same_texture, noise)
     flip = torch.rand(n, generator=g) < mirror
     img = torch.where(flip.view(-1, 1, 1, 1), img.flip(-1), img)
     label = torch.where(flip.view(-1, 1, 1), label.flip(-1), label)

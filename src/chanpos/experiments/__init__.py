@@ -1,29 +1,26 @@
-"""Experiments: one module per paper artefact, each turning a profile into a run folder."""
+"""Experiments: one package per paper artefact (table1, table2, attack), each an `Experiment`
+that the run lifecycle (`lifecycle.execute`) turns into a run folder; `reproduce` runs them all.
 
-from .attack import AttackConfig, attack_config, attack_main, rank_main, run_attack
-from .profiles import list_profiles, load_profile
-from .runs import RunFolder, is_rank_zero
-from .table1 import Table1Config, Table1Row, run_table1, table1_config, table1_main
-from .table2 import Table2Config, Table2Row, run_table2, table2_config, table2_main
+Submodules are imported on first use (`chanpos --help` must not load torch).
+"""
 
-__all__ = [
-    "AttackConfig",
-    "attack_config",
-    "attack_main",
-    "rank_main",
-    "run_attack",
-    "RunFolder",
-    "Table1Config",
-    "Table1Row",
-    "Table2Config",
-    "Table2Row",
-    "is_rank_zero",
-    "list_profiles",
-    "load_profile",
-    "run_table1",
-    "table1_config",
-    "table1_main",
-    "run_table2",
-    "table2_config",
-    "table2_main",
-]
+from __future__ import annotations
+
+from .._lazy import lazy_attributes
+
+_WHERE = {
+    "Experiment": "lifecycle",
+    "Outcome": "lifecycle",
+    "execute": "lifecycle",
+    "resume_config": "lifecycle",
+    "RunFolder": "runs",
+    "is_rank_zero": "runs",
+    "list_profiles": "profiles",
+    "load_profile": "profiles",
+    "Verdict": "verdicts",
+    "CLAIMS": "claims",
+}
+__all__ = sorted(_WHERE)
+
+
+__getattr__ = lazy_attributes(__name__, _WHERE)

@@ -19,11 +19,7 @@ from typing import Any
 from ..errors import ChanposError
 from ..training.options import TrainerOptions
 
-__all__ = ["cpu_cores", "resolve_jobs", "map_runs", "JOBS_HELP"]
-
-JOBS_HELP = ("Training runs at once, each in its own CPU process with cores/jobs threads: "
-             "auto = one per CPU core on CPU, 1 on a GPU or under DDP/torchrun; "
-             "1 = one after another with every thread.")
+__all__ = ["cpu_cores", "resolve_jobs", "cell_threads", "map_runs", "threads"]
 
 _SHARED: tuple[Any, ...] = ()
 
@@ -54,7 +50,10 @@ def _uses_accelerator(trainer: TrainerOptions) -> bool:
 
 
 def resolve_jobs(jobs: int | str, trainer: TrainerOptions, cells: int) -> int:
-    """How many runs train at once: 'auto' = one per CPU core on CPU, else 1; never > cells."""
+    """How many runs train at once: 'auto' = one per CPU core on CPU, else 1; never > cells.
+
+    Resolved once from the whole table (never from the cells that remain), and saved with the
+    run, so a resumed run trains its cells as the uninterrupted one would have."""
     shared_device = _uses_accelerator(trainer) or _multi_process(trainer)
     if jobs == "auto":
         n = 1 if shared_device else cpu_cores()
@@ -71,6 +70,24 @@ def resolve_jobs(jobs: int | str, trainer: TrainerOptions, cells: int) -> int:
                 "use --jobs 1 (or auto), or --accelerator cpu to train on the CPU"
             )
     return max(1, min(n, cells))
+
+
+def cell_threads(jobs: int) -> int:
+    """CPU threads of each training run when `jobs` run at once (cores // jobs, at least 1)."""
+    return max(1, cpu_cores() // max(1, jobs))
+
+
+@contextmanager
+def threads(n: int) -> Iterator[None]:
+    """torch's intra-op threads set to `n` within the block (then restored)."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
 
 @contextmanager
@@ -99,27 +116,34 @@ def _call(fn: Callable[..., Any], item: Any) -> Any:
     return fn(item, *_SHARED)
 
 
-def map_runs(fn: Callable[..., Any], items: Sequence[Any], shared: tuple[Any, ...], jobs: int
-             ) -> Iterator[tuple[int, Any]]:
-    """Yield (index, fn(items[index], *shared)) as runs finish.
+def map_runs(fn: Callable[..., Any], items: Sequence[Any], shared: tuple[Any, ...], jobs: int,
+             n_threads: int) -> Iterator[tuple[int, Any]]:
+    """Yield (index, fn(items[index], *shared)) as runs finish, each run with `n_threads`.
 
-    jobs == 1: in this process, in order. jobs > 1: that many spawned processes, each
-    receiving `shared` (e.g. the data set) once; `fn` must be a module-level function.
+    jobs == 1: in this process, in order. jobs > 1: up to that many spawned processes, each
+    receiving `shared` (e.g. the data set) once; `fn` must be a module-level function. The
+    thread count never depends on how many items there are, so results do not either.
     """
-    if jobs <= 1 or len(items) <= 1:
-        for i, item in enumerate(items):
-            yield i, fn(item, *shared)
+    if jobs <= 1:
+        with threads(n_threads):
+            for i, item in enumerate(items):
+                yield i, fn(item, *shared)
         return
-    threads = max(1, cpu_cores() // jobs)
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"),
-                               initializer=_init_worker, initargs=(threads, shared))
+    if not items:
+        return
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(items)), mp_context=get_context("spawn"),
+                               initializer=_init_worker, initargs=(n_threads, shared))
     try:
-        with _omp_threads(threads):  # children are spawned on submit
+        with _omp_threads(n_threads):  # children are spawned on submit
             pending = {pool.submit(_call, fn, item): i for i, item in enumerate(items)}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in sorted(done, key=pending.__getitem__):
                 i = pending.pop(fut)
                 yield i, fut.result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    except BaseException:  # an error or Ctrl-C: stop the other runs now, not when they finish
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)

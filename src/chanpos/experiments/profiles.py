@@ -9,7 +9,7 @@ import yaml
 
 from ..errors import ChanposError
 
-__all__ = ["load_profile", "list_profiles", "parse_list"]
+__all__ = ["load_profile", "list_profiles"]
 
 
 def _all(experiment: str) -> dict[str, Any]:
@@ -30,16 +30,3 @@ def load_profile(experiment: str, profile: str) -> dict[str, Any]:
             f"unknown profile {profile!r} for {experiment}; choose one of: {', '.join(sorted(profiles))}"
         )
     return dict(profiles[profile])
-
-
-def parse_list(text: str | None, kind: type = str, *, option: str = "") -> list[Any] | None:
-    """'a,b,c' -> ['a', 'b', 'c'] converted with `kind`; None stays None (use the profile)."""
-    if text is None:
-        return None
-    items = [t.strip() for t in str(text).split(",") if t.strip()]
-    if not items:
-        raise ChanposError(f"{option or 'list option'} is empty; give comma-separated values")
-    try:
-        return [kind(t) for t in items]
-    except ValueError as exc:
-        raise ChanposError(f"{option or 'list option'}: cannot read {text!r} ({exc})") from exc

@@ -1,38 +1,42 @@
-"""Shared finishing step of every experiment: results.json, report.md, plots, terminal table."""
+"""Shared report helpers: figures (Agg backend, atomic saves), number formatting."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
 from pathlib import Path
 from typing import Any
 
-from .runs import RunFolder
+from ..files import atomic_save
 
-__all__ = ["finish_run", "save_figure"]
+__all__ = ["new_figure", "save_figure", "fmt", "yes_no"]
 
 
-def finish_run(
-    folder: RunFolder,
-    results: dict[str, Any],
-    report: str,
-    plots: list[Callable[[Path], Path]] | None = None,
-) -> Path:
-    """Write plots, then report.md, then results.json last (its presence marks a complete run)."""
-    if folder.owned:
-        for plot in plots or []:
-            plot(folder.path)
-        folder.write_text("report.md", report)
-        folder.write_json("results.json", results)
-    return folder.path
+def new_figure(rows: int = 1, cols: int = 1, size: tuple[float, float] = (6, 4)) -> tuple[Any, Any]:
+    """A matplotlib (figure, axes[rows, cols]) on the file-only Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(rows, cols, figsize=size, squeeze=False)
 
 
 def save_figure(fig: Any, path: Path) -> Path:
-    """Save a matplotlib figure atomically (temp file, then rename) and close it."""
+    """Save a matplotlib figure atomically as PNG and close it."""
     import matplotlib.pyplot as plt
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
+    atomic_save(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
-    tmp.replace(path)
-    return path
+    return Path(path)
+
+
+def fmt(x: float | None, digits: int = 1) -> str:
+    """A number with `digits` decimals, or an en dash for None/NaN."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    return f"{x:.{digits}f}"
+
+
+def yes_no(flag: bool | None) -> str:
+    """yes / **no** / not measured."""
+    return "not measured" if flag is None else ("yes" if flag else "**no**")

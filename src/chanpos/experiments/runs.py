@@ -1,7 +1,8 @@
 """Run folders: `runs/<command>-<timestamp>/`, never overwritten, written atomically.
 
 Only the global rank-0 process owns the real folder; other ranks (DDP, torchrun) get a
-private temporary folder so that nothing they write can clash with rank 0's files.
+private temporary folder so that nothing they write can clash with rank 0's files. Files are
+created with the process umask (as `open()` would), through a temporary file and a rename.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ import platform
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
 import yaml
+
+from ..errors import ChanposError
+from ..files import atomic_write_text
 
 __all__ = [
     "RunFolder",
@@ -29,6 +30,7 @@ __all__ = [
     "atomic_write_json",
     "machine_description",
     "to_plain",
+    "writable_parent",
 ]
 
 
@@ -45,20 +47,6 @@ def process_rank() -> int:
 def is_rank_zero() -> bool:
     """True in the process that writes results (rank 0 or a plain single process)."""
     return process_rank() == 0
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file and a rename (never half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def to_plain(obj: Any) -> Any:
@@ -81,6 +69,8 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 
 def machine_description() -> str:
     """One line naming the CPU count, accelerator and library versions of this machine."""
+    import torch
+
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     return (
         f"{platform.machine()}, {os.cpu_count()} CPU cores, {gpu}, Python "
@@ -88,20 +78,44 @@ def machine_description() -> str:
     )
 
 
+def writable_parent(out: Path) -> Path:
+    """`out` as a folder that exists and can be written to, or a one-line ChanposError."""
+    out = Path(out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise ChanposError(f"--out {out} is a file; give a folder for the run folders")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ChanposError(f"--out {out}: cannot create it ({exc.strerror}); give a writable "
+                           "folder") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ChanposError(f"--out {out} is not writable; give a folder you can write to")
+    return out
+
+
 class RunFolder:
     """One run's folder: results.json, report.md, plots, config.yaml, per-cell logs."""
 
     def __init__(self, path: Path, *, owned: bool) -> None:
-        self.path = path
+        self.path = Path(path)
         self.owned = owned  # False on non-zero ranks: a throwaway temp folder
         self.started = time.time()
 
     @classmethod
-    def create(cls, out: Path, command: str) -> RunFolder:
-        """A new `out/<command>-<timestamp>[-n]` folder on rank 0; a temp folder elsewhere."""
+    def create(cls, out: Path, command: str, *, name: str | None = None) -> RunFolder:
+        """A new `out/<command>-<timestamp>[-n]` folder (or `out/<name>`) on rank 0; a temp
+        folder elsewhere. An existing folder is never reused."""
         if not is_rank_zero():
             return cls(Path(tempfile.mkdtemp(prefix=f"chanpos-{command}-rank")), owned=False)
-        out.mkdir(parents=True, exist_ok=True)
+        out = writable_parent(out)
+        if name is not None:
+            path = out / name
+            try:
+                path.mkdir()
+            except FileExistsError:
+                raise ChanposError(f"{path} already exists; run folders are never "
+                                   "overwritten") from None
+            return cls(path, owned=True)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         path = out / f"{command}-{stamp}"
         n = 2
@@ -119,7 +133,12 @@ class RunFolder:
         """An existing run folder, to resume it (rank 0), or a temp folder on other ranks."""
         if not is_rank_zero():
             return cls(Path(tempfile.mkdtemp(prefix="chanpos-resume-rank")), owned=False)
-        return cls(path, owned=True)
+        return cls(Path(path), owned=True)
+
+    @property
+    def finished(self) -> bool:
+        """True once results.json exists (it is written last)."""
+        return (self.path / "results.json").is_file()
 
     def cell_dir(self, cell_id: str) -> Path:
         """Folder for one training run's logs and checkpoints."""
@@ -139,15 +158,31 @@ class RunFolder:
             atomic_write_text(path, text)
         return path
 
-    def write_config(self, config: Any) -> Path:
-        """Save the resolved configuration as config.yaml."""
-        return self.write_text("config.yaml", yaml.safe_dump(to_plain(config), sort_keys=False))
+    def write_config(self, command: str, config: Any) -> Path:
+        """Save the resolved configuration as config.yaml (with the command that made it)."""
+        doc = {"command": command, **to_plain(config)}
+        return self.write_text("config.yaml", yaml.safe_dump(doc, sort_keys=False))
+
+    def read_config(self) -> dict[str, Any]:
+        """The saved config.yaml as a dict (with its `command`), or a one-line error."""
+        path = self.path / "config.yaml"
+        if not path.is_file():
+            raise ChanposError(f"{self.path} has no config.yaml; is it a chanpos run folder?")
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise ChanposError(f"{path} is not readable YAML ({type(exc).__name__})") from None
+        if not isinstance(doc, dict):
+            raise ChanposError(f"{path} does not hold a chanpos configuration")
+        return doc
 
     def append_row(self, row: dict[str, Any]) -> None:
         """Record a finished cell in rows.partial.jsonl (what `--resume` skips)."""
         if self.owned:
             with open(self.path / "rows.partial.jsonl", "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(to_plain(row)) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
 
     def finished_rows(self) -> list[dict[str, Any]]:
         """Rows recorded by an earlier, interrupted run of this folder."""
@@ -164,9 +199,9 @@ class RunFolder:
 
     def has_progress(self) -> bool:
         """True when the folder holds results, finished rows or a checkpoint worth resuming."""
-        if (self.path / "results.json").exists() or self.finished_rows():
+        if self.finished or self.finished_rows():
             return True
-        return any(self.path.glob("cells/*/checkpoints/*.ckpt"))
+        return any(self.path.glob("**/checkpoints/last.ckpt"))
 
     def discard(self) -> None:
         """Remove the folder (after a failure that left nothing worth resuming)."""
@@ -176,15 +211,3 @@ class RunFolder:
         """Remove a non-zero rank's temporary folder."""
         if not self.owned:
             shutil.rmtree(self.path, ignore_errors=True)
-
-    @contextmanager
-    def guard(self) -> Iterator[RunFolder]:
-        """Discard the folder if the run fails before any cell finished; keep it otherwise."""
-        try:
-            yield self
-        except BaseException:
-            if self.owned and not self.has_progress():
-                self.discard()
-            raise
-        finally:
-            self.cleanup_temp()

@@ -1,5 +1,5 @@
 """Anti-aliased downsampling for ResNets (BlurPool; Zhang, "Making Convolutional Networks
-Shift-Invariant Again", ICML 2019): Table 2's peer method of AugShift (PAPER.md Claim 2).
+Shift-Invariant Again", ICML 2019): Table 2's peer method of AugShift (Table 2 of the paper).
 
 `antialias_resnet(backbone, blur_size)` rewrites, in place, every stride-2 step of a
 chanpos ResNet backbone (`PaperResNet` or `TorchvisionResNet`, torchvision Basic/Bottleneck

@@ -16,7 +16,7 @@ __all__ = ["PaperResNet", "TorchvisionResNet", "build_backbone", "BACKBONES"]
 
 
 class PaperResNet(nn.Module):
-    """The authors' CIFAR-grid ResNet (PAPER.md Claim 1): no max-pool, total stride 16.
+    """The authors' CIFAR-grid ResNet (Islam et al., ICCV 2021, Table 1): no max-pool, total stride 16.
 
     conv1 7x7/2 pad 3 -> BN -> ReLU -> layer1..4 (BasicBlock x `layers`, strides 1,2,2,2).
     `width` scales every stage (64 = the paper: 64, 128, 256, 512 channels).

@@ -1,4 +1,5 @@
-"""Registered classification builders: gapnet, permutenet, classifier (PAPER.md Claims 1-2)."""
+"""Registered classification builders: gapnet, permutenet, classifier (Islam et al., ICCV
+2021, Tables 1 and 2)."""
 
 from __future__ import annotations
 

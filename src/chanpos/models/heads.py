@@ -1,4 +1,4 @@
-"""Heads of PAPER.md Claim 1 (GAPNet, PermuteNet) and the plain GAP classifier of Claim 2."""
+"""Heads of Table 1 (GAPNet, PermuteNet) and the plain GAP classifier of Table 2 (Islam et al., ICCV 2021)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ class GAPNet(nn.Module):
     """Backbone -> 3x3 conv (C -> num_outputs, padding 1) -> global average pool = logits.
 
     No fully connected layer: the pooled vector *is* the logits, so every logit's value is
-    fixed to one output channel (PAPER.md Claim 1, Table 1).
+    fixed to one output channel (Table 1 of the paper).
     """
 
     def __init__(self, backbone: nn.Module, num_outputs: int) -> None:

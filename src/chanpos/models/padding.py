@@ -1,4 +1,4 @@
-"""`set_padding(model, mode)`: every padding of PAPER.md Claim 1 on any conv model.
+"""`set_padding(model, mode)`: every padding of Table 1 (Islam et al., ICCV 2021) on any conv model.
 
 Modes use PyTorch's `padding_mode` names where one exists (zeros, reflect, replicate,
 circular) plus `partial` (partial-convolution-based padding, Liu et al. 2018), `none` (the

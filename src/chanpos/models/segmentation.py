@@ -1,4 +1,4 @@
-"""Segmentation models of PAPER.md Claim 3 and the authors' checkpoint format.
+"""Segmentation models of Figures 4-6 (Islam et al., ICCV 2021) and the authors' checkpoint format.
 
 Every model keeps torchvision's contract: `model.backbone(x)` -> {"out": (B, C, h, w)},
 `model.classifier` maps that feature map to logits, `model(x)["out"]` is (B, K, H, W)

@@ -1,5 +1,5 @@
-"""Probes that work on any nn.Module: shift invariance (Claim 2), channel ranking and ablation,
-segmentation metrics (Claim 3)."""
+"""Probes that work on any nn.Module: shift consistency (Table 2 of Islam et al., ICCV 2021),
+channel ranking and ablation, segmentation metrics (Figures 4-6)."""
 
 from .channels import (
     ChannelRanking,
@@ -13,8 +13,6 @@ from .channels import (
 )
 from .invariance import (
     SHIFT_MODES,
-    AugShiftLoss,
-    AugShiftParts,
     draw_shifts,
     prediction_agreement,
     random_shift,
@@ -49,8 +47,6 @@ __all__ = [
     "segmentation_parts",
     "zone_confusions",
     "SHIFT_MODES",
-    "AugShiftLoss",
-    "AugShiftParts",
     "draw_shifts",
     "prediction_agreement",
     "random_shift",

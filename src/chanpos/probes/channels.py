@@ -1,4 +1,5 @@
-"""Position-encoding channels: flip-difference ranking and channel ablation (PAPER.md Claim 3).
+"""Position-encoding channels: flip-difference ranking and channel ablation (Islam et al.,
+ICCV 2021, Figures 4-6).
 
 Works on any `nn.Module`: the probed layer is a module name (`"backbone.layer4"`), a module,
 or a callable `features(x) -> (B, C, H, W)`.

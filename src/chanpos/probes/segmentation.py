@@ -1,4 +1,4 @@
-"""Segmentation metrics with image regions (PAPER.md Claim 3, Figures 4 and 6).
+"""Segmentation metrics with image regions (Islam et al., ICCV 2021, Figures 4 and 6).
 
 mIoU comes from confusion matrices (rows: target class, columns: predicted class) built
 with one `torch.bincount` per call: pixels are binned by (group, zone, target, prediction),

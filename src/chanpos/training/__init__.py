@@ -1,28 +1,43 @@
-"""Training: LightningModules that wrap plain models, and one `fit()` helper."""
+"""Training: LightningModules that wrap plain models, one `fit()` helper, losses.
 
-from .augshift import AugShiftSystem
-from .batchnorm import recalibrate_batchnorm
-from .fit import AtomicCheckpointIO, PreciseBatchNorm, build_trainer, evaluate, fit
-from .options import OPTIMIZERS, PRECISIONS, SCHEDULES, OptimConfig, TrainerOptions
-from .segmentation import SegmentationSystem, SegmentationTransform
-from .systems import BatchTransform, ClassifierSystem, build_optimizer
+Names are imported on first use, so `import chanpos.training.options` (the CLI's option
+types) does not load Lightning.
+"""
 
-__all__ = [
-    "OPTIMIZERS",
-    "PRECISIONS",
-    "SCHEDULES",
-    "AtomicCheckpointIO",
-    "AugShiftSystem",
-    "BatchTransform",
-    "ClassifierSystem",
-    "OptimConfig",
-    "PreciseBatchNorm",
-    "SegmentationSystem",
-    "SegmentationTransform",
-    "TrainerOptions",
-    "build_optimizer",
-    "build_trainer",
-    "evaluate",
-    "fit",
-    "recalibrate_batchnorm",
-]
+from __future__ import annotations
+
+from .._lazy import lazy_attributes
+
+_WHERE = {
+    "AugShiftSystem": "augshift",
+    "AugShiftLoss": "losses",
+    "AugShiftParts": "losses",
+    "recalibrate_batchnorm": "batchnorm",
+    "EpochSeed": "callbacks",
+    "EpochCheckpoint": "callbacks",
+    "EpochShuffle": "sampling",
+    "train_loader": "sampling",
+    "PreciseBatchNorm": "callbacks",
+    "SafeCheckpointIO": "callbacks",
+    "build_trainer": "trainer",
+    "fit": "trainer",
+    "last_checkpoint": "trainer",
+    "predict": "evaluate",
+    "eval_device": "evaluate",
+    "OPTIMIZERS": "options",
+    "PRECISIONS": "options",
+    "SCHEDULES": "options",
+    "OptimConfig": "options",
+    "TrainerOptions": "options",
+    "SegmentationSystem": "segmentation",
+    "SegmentationTransform": "segmentation",
+    "BatchTransform": "systems",
+    "ClassifierSystem": "systems",
+    "build_optimizer": "systems",
+    "phase_seed": "seeding",
+    "reseed": "seeding",
+}
+__all__ = sorted(_WHERE)
+
+
+__getattr__ = lazy_attributes(__name__, _WHERE)

@@ -1,4 +1,4 @@
-"""AugShift training (PAPER.md Claim 2, Table 2) as a LightningModule around a GAP classifier.
+"""AugShift training (Islam et al., ICCV 2021, Table 2) as a LightningModule around a GAP classifier.
 
 `AugShiftSystem` is a `ClassifierSystem` whose training step draws two random shifts of
 every (transformed) training image and minimises the library's `AugShiftLoss`,
@@ -13,7 +13,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..probes.invariance import AugShiftLoss, check_shift, random_shift
+from ..ops.shifts import check_shift, random_shift
+from .losses import AugShiftLoss
 from .systems import ClassifierSystem
 
 __all__ = ["AugShiftSystem"]

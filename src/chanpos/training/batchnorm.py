@@ -1,7 +1,7 @@
 """Re-estimate BatchNorm running statistics after training ("precise BN").
 
 With few optimiser steps the running averages lag the weights, and evaluation can predict a
-single class although the training loss is ~0 (issue 2's calibration). Averaging the batch
+single class although the training loss is ~0 (seen when calibrating the quick Table 1). Averaging the batch
 statistics of a few no-grad training batches under the final weights fixes that.
 """
 
@@ -31,7 +31,7 @@ def recalibrate_batchnorm(
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not norms or num_batches <= 0:
         return 0
-    was_training = model.training
+    modes = {m: m.training for m in model.modules()}
     momenta = [m.momentum for m in norms]
     for m in norms:
         m.reset_running_stats()
@@ -52,5 +52,6 @@ def recalibrate_batchnorm(
             for buf in (m.running_mean, m.running_var):
                 dist.all_reduce(buf)
                 buf /= world
-    model.train(was_training)
+    for m, mode in modes.items():  # every submodule gets its own mode back
+        m.training = mode
     return used

@@ -1,5 +1,5 @@
-"""Training a segmentation model (PAPER.md Claim 3): a LightningModule around any model that
-keeps torchvision's `{"out": logits}` contract.
+"""Training a segmentation model (Islam et al., ICCV 2021, Figures 4-6): a LightningModule
+around any model that keeps torchvision's `{"out": logits}` contract.
 
 `SegmentationSystem` is a `ClassifierSystem` (same optimiser, NaN guard, checkpoint spec,
 precise-BN callback) whose loss is per-pixel cross-entropy with an ignore index. The batch
@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..ops.normalise import Normalise
 from .options import OptimConfig
 from .systems import ClassifierSystem
 
@@ -37,18 +38,10 @@ class SegmentationTransform:
 
     def __init__(self, mean: Sequence[float], std: Sequence[float], *, flip_prob: float = 0.5,
                  crop: tuple[int, int] | None = None, channels_last: bool = False) -> None:
-        self.mean = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
-        self.std = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
+        self.normalise = Normalise(mean, std)
         self.flip_prob = flip_prob
         self.crop = tuple(crop) if crop else None
         self.channels_last = channels_last
-
-    def normalise(self, images: Tensor) -> Tensor:
-        """uint8 (B, 3, H, W) -> standardised float images."""
-        x = images.float()
-        if images.dtype == torch.uint8:
-            x = x / 255.0
-        return (x - self.mean.to(x.device)) / self.std.to(x.device)
 
     def __call__(self, batch: Any, train: bool) -> tuple[Tensor, Tensor]:
         images, labels = batch[0], batch[1]

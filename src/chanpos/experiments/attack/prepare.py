@@ -1,0 +1,146 @@
+"""Everything the attack needs before a folder exists: data, the model's shape or the given
+checkpoint, the ranking images, and every user error (Figures 4-6 of Islam et al., 2021)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torch import Tensor, nn
+from torch.utils.data import Dataset
+
+from ...data import load_source
+from ...data.segmentation import load_segmentation_source, read_name_list, select_by_names
+from ...errors import ChanposError
+from ...models import create_model
+from ...models.segmentation import load_segmentation_checkpoint
+from ...probes.channels import head_channels
+from .config import NO_PRETRAIN, AttackConfig
+
+__all__ = ["AttackInputs", "prepare_attack", "build_model", "images_where", "check_channels"]
+
+
+@dataclass
+class AttackInputs:
+    """What `prepare_attack` resolved: data, the given model (if any), ranking images."""
+
+    spec: dict[str, Any]
+    checkpoint_model: nn.Module | None
+    train_set: Dataset | None
+    val_set: Dataset
+    pretrain_sets: tuple[Any, Any] | None
+    rank_index: list[int]
+    signed_index: list[int]
+    num_channels: int
+    num_classes: int
+
+
+def _load(cfg: AttackConfig, split: str, num_samples: int | None) -> Dataset:
+    return load_segmentation_source(
+        cfg.source, split=split, data_root=cfg.data_root, num_samples=num_samples,
+        seed=cfg.seeds[0], image_size=cfg.image_size or (64, 128), same_texture=cfg.same_texture,
+        mirror=cfg.mirror, scale=cfg.scale,
+    )
+
+
+def build_model(spec: dict[str, Any]) -> nn.Module:
+    """A fresh model from its spec; builder errors become one-line user errors."""
+    try:
+        return create_model(spec["name"], **spec["kwargs"])
+    except (ValueError, TypeError) as exc:
+        raise ChanposError(f"cannot build {spec['name']}: {exc}") from None
+
+
+def prepare_attack(cfg: AttackConfig) -> AttackInputs:
+    """Load data and check every user input (raises ChanposError); writes nothing."""
+    val = _load(cfg, "val", cfg.val_samples)
+    rank_index = list(range(min(len(val), cfg.rank_samples or len(val))))
+    signed_index = rank_index
+    if cfg.rank_images is not None:
+        signed_index = select_by_names(tuple(val.names), read_name_list(Path(cfg.rank_images)))
+    if cfg.rank_where is not None:
+        signed_index = images_where(val, cfg.rank_where)
+    given, train, pretrain = None, None, None
+    if cfg.checkpoint is not None:
+        kwargs = {k: v for k, v in cfg.model_kwargs(0).items() if k != "num_classes"}
+        if cfg.model != "deeplabv3_small":
+            kwargs["pretrained_backbone"] = False  # the checkpoint holds every weight
+        given, spec = load_segmentation_checkpoint(Path(cfg.checkpoint), model=cfg.model, **kwargs)
+        if spec["kwargs"].get("num_classes") not in (None, val.num_classes):
+            raise ChanposError(f"{cfg.checkpoint} predicts {spec['kwargs']['num_classes']} "
+                               f"classes but source {cfg.source!r} has {val.num_classes}")
+        shape_model = given
+    else:
+        spec = {"name": cfg.model, "kwargs": cfg.model_kwargs(val.num_classes)}
+        shape_model = build_model(spec)
+        train = _load(cfg, "train", cfg.train_samples)
+        if cfg.pretrain != NO_PRETRAIN:
+            pretrain = (load_source(cfg.pretrain, split="train", data_root=cfg.data_root,
+                                    num_samples=cfg.pretrain_samples, seed=cfg.seeds[0]),
+                        load_source(cfg.pretrain, split="test", data_root=cfg.data_root,
+                                    num_samples=500, seed=cfg.seeds[0]))
+    channels = _check_ns(cfg, head_channels(shape_model))
+    _check_circular(cfg, shape_model, tuple(val[0][0].shape[-2:]))
+    return AttackInputs(spec=spec, checkpoint_model=given, train_set=train, val_set=val,
+                        pretrain_sets=pretrain, rank_index=rank_index, signed_index=signed_index,
+                        num_channels=channels, num_classes=val.num_classes)
+
+
+def _check_ns(cfg: AttackConfig, channels: int) -> int:
+    too_big = [n for n in cfg.ns + cfg.region_ns if n > channels]
+    if too_big:
+        raise ChanposError(f"N = {max(too_big)} is larger than the {channels} channels of "
+                           f"{cfg.model}'s head input; use --ns/--region-ns values <= {channels}")
+    return channels
+
+
+def _check_circular(cfg: AttackConfig, model: nn.Module, image_size: tuple[int, int]) -> None:
+    """Circular padding wraps a feature map at most once: the head's largest padding (ASPP
+    dilation) must fit into the feature map."""
+    if cfg.padding != "circular":
+        return
+    fmap = min(-(-s // cfg.output_stride) for s in image_size)
+    pads = [max(m.padding) for m in model.classifier.modules()
+            if isinstance(m, nn.Conv2d) and not isinstance(m.padding, str)]
+    if pads and max(pads) > fmap:
+        need = max(pads) * cfg.output_stride
+        raise ChanposError(
+            f"circular padding of the head's dilated convs ({max(pads)} px) is larger than the "
+            f"{fmap}-pixel feature map of {image_size[0]}x{image_size[1]} images; use images of "
+            f"at least {need} px per side or another --padding")
+
+
+def check_channels(cfg: AttackConfig, num_classes: int = 8) -> int:
+    """C of the configured (untrained) model; N > C is a ChanposError. No data is loaded."""
+    kwargs = cfg.model_kwargs(num_classes)
+    if "pretrained_backbone" in kwargs:
+        kwargs["pretrained_backbone"] = False  # only the shape matters here
+    model = build_model({"name": cfg.model, "kwargs": kwargs})
+    if cfg.image_size is not None:
+        _check_circular(cfg, model, cfg.image_size)
+    return _check_ns(cfg, head_channels(model))
+
+
+def images_where(data: Dataset, where: str) -> list[int]:
+    """Indices of images whose class CLASS covers more of half SIDE than of the other half
+    (and at least 0.5 % of that half): `where` = "CLASS:SIDE", e.g. "person:left"."""
+    name, side = where.split(":")
+    classes = list(data.class_names)
+    if name not in classes:
+        raise ChanposError(f"--rank-where: unknown class {name!r}; classes: {', '.join(classes)}")
+    cls = classes.index(name)
+    labels = data.labels if isinstance(getattr(data, "labels", None), Tensor) else None
+    picked = []
+    for i in range(len(data)):
+        lab = labels[i] if labels is not None else data[i][1]
+        half = lab.shape[-1] // 2
+        left = int((lab[:, :half] == cls).sum())
+        right = int((lab[:, lab.shape[-1] - half:] == cls).sum())
+        mine, other = (left, right) if side == "left" else (right, left)
+        if mine > other and mine >= 0.005 * half * lab.shape[-2]:
+            picked.append(i)
+    if not picked:
+        raise ChanposError(f"--rank-where {where}: no validation image has {name} mostly on the "
+                           f"{side}")
+    return picked

@@ -1,0 +1,129 @@
+"""The attack's report.md and results.json (Islam et al., ICCV 2021, Figures 4-6)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..claims import CLAIMS
+from ..reporting import fmt
+from ..runs import machine_description
+from ..verdicts import Verdict, verdict_table
+from .aggregate import figure4_effects, figure6_effects
+from .config import NO_PRETRAIN, AttackConfig
+
+__all__ = ["format_attack", "attack_results"]
+
+
+def _where(cfg: AttackConfig) -> str:
+    if cfg.rank_where:
+        cls, side = cfg.rank_where.split(":")
+        return f", those with {cls} mostly on the {side}"
+    if cfg.rank_images:
+        return f", listed in {Path(cfg.rank_images).name}"
+    return ""
+
+
+def _setting(cfg: AttackConfig, spec: dict[str, Any]) -> list[str]:
+    data = (f"`{cfg.source}` {cfg.image_size[0]}x{cfg.image_size[1]}"
+            + (", road and sidewalk painted alike" if cfg.same_texture else "")
+            if cfg.source == "streets" else f"`{cfg.source}` (scale {cfg.scale})")
+    if cfg.checkpoint:
+        how = f"loaded from `{cfg.checkpoint}`"
+    else:
+        pre = ("from scratch" if cfg.pretrain == NO_PRETRAIN else
+               f"backbone pretrained on `{cfg.pretrain}` for {cfg.pretrain_epochs} epochs")
+        how = (f"{pre}, then trained {cfg.epochs} epochs on {cfg.train_samples or 'all'} images, "
+               f"{cfg.optimizer} lr {cfg.lr}, batch {cfg.batch_size}, flip p={cfg.flip_prob}; "
+               f"one model per seed ({', '.join(map(str, cfg.seeds))}), "
+               f"{cfg.jobs} at a time")
+    return [f"Profile `{cfg.profile}` · data {data} · model `{spec['name']}` {spec['kwargs']} "
+            f"({how})"]
+
+
+def _model_table(models: list[dict[str, Any]]) -> list[str]:
+    lines = ["| model seed | pretraining top-1 % | mIoU | random − ranked (≤ C/4) | region effect "
+             "| flip-score vs magnitude ρ | train s |", "|---|---|---|---|---|---|---|"]
+    for m in models:
+        pre = m.get("pretrain")
+        f4, f6 = figure4_effects(m), figure6_effects(m)
+        lines.append(
+            f"| {m['seed']} | {fmt(pre['test_top1_pct']) if pre else '–'} | "
+            f"{fmt(m['baseline_miou']['all'])} | {fmt(f4[0] if f4 else None, 2)} | "
+            f"{fmt(f6[0] if f6 else None, 2)} | "
+            f"{m['diagnostics']['spearman_flip_score_vs_magnitude']:.2f} | "
+            f"{fmt(m['seconds'].get('train'), 0)} |")
+    return lines
+
+
+def format_attack(models: list[dict[str, Any]], mean: list[dict[str, Any]], cfg: AttackConfig,
+                  spec: dict[str, Any], verdicts: list[Verdict], seconds: float) -> str:
+    """report.md: verdicts, the per-model table, the mean curve, the region table."""
+    c = models[0]["num_channels"]
+    first = models[0]
+    lines = [
+        "# Figures 4-6 — attacking the position-encoding channels",
+        "",
+        "Islam et al., ICCV 2021, Figures 4-6: rank the head input's channels by flip difference "
+        "(mean |GAP(f(x)) − GAP(f(flip x))|), zero the top N, compare with N random channels; "
+        "zero the left-specific channels (signed ranking) and compare the image halves.",
+        "",
+        *_setting(cfg, spec),
+        f"Attacked layer: the head input (backbone output), C = {c} channels. Channels ranked on "
+        f"{first['rank_images']} validation images (signed ranking: "
+        f"{first['signed_rank_images']}{_where(cfg)}); mIoU (percent, classes present in target "
+        f"or prediction) on the validation images at label resolution; {cfg.random_draws} random "
+        f"draws per N. {len(models)} model{'s' if len(models) > 1 else ''} in {seconds:.0f} s.",
+        f"Machine: {machine_description()}",
+        "",
+        "## Verdicts",
+        "",
+        *verdict_table(verdicts, CLAIMS),
+        "",
+        "## Per model",
+        "",
+        *_model_table(models),
+        "",
+        "## mIoU with N channels of the head input zeroed (Figure 4), mean ± sd over models",
+        "",
+        "Random: each model's mean over its draws (the draw sd, averaged over models, in "
+        "brackets). Magnitude: the N channels of largest mean activation. Least: the N *least* "
+        "flip-sensitive channels.",
+        "",
+        "| N | ranked | random [draw sd] | magnitude | least | ranked − random |",
+        "|---|---|---|---|---|---|",
+    ]
+    for p in mean:
+        n = p["n"]
+        lines.append(
+            f"| {n}{' (≤ C/4)' if 0 < n <= c / 4 else ''} | {fmt(p['ranked'][0])} ± "
+            f"{fmt(p['ranked'][1])} | {fmt(p['random'][0])} ± {fmt(p['random'][1])} "
+            f"[{fmt(p['random_draw_sd'])}] | {fmt(p['magnitude'][0])} | {fmt(p['least'][0])} | "
+            f"{fmt(p['ranked'][0] - p['random'][0], 2)} |")
+    lines += ["", "## Region attack (Figure 6), mean over models", "",
+              "Drops are each half's mIoU loss against the unattacked model on that half. "
+              "'left' channels: largest mean GAP(f(x)) − GAP(f(flip x)); 'right': most negative.",
+              "", "| channels | N | half | drop | random drop (mean ± draw sd) |",
+              "|---|---|---|---|---|"]
+    for i, r in enumerate(first["regions"]):
+        drops = [m["regions"][i]["drop"] for m in models]
+        rand = [m["regions"][i]["random_drop_mean"] for m in models]
+        sd = [m["regions"][i]["random_drop_std"] for m in models]
+        lines.append(f"| {r['channels']} | {r['n']} | {r['region']} | "
+                     f"{fmt(sum(drops) / len(drops), 2)} | {fmt(sum(rand) / len(rand), 2)} ± "
+                     f"{fmt(sum(sd) / len(sd), 2)} |")
+    lines += ["", "![mIoU vs N](attack_curve.png)", "", "![region drops](attack_regions.png)", ""]
+    example = f"cells/seed{first['seed']}/attack_examples.png"
+    if cfg.examples:
+        lines += [f"![qualitative grid (Figure 5)]({example})", ""]
+    return "\n".join(lines)
+
+
+def attack_results(models: list[dict[str, Any]], mean: list[dict[str, Any]], cfg: AttackConfig,
+                   spec: dict[str, Any], verdicts: list[Verdict], seconds: float
+                   ) -> dict[str, Any]:
+    """The results.json document."""
+    return {"experiment": "attack", "profile": cfg.profile, "config": cfg, "model": spec,
+            "machine": machine_description(), "seconds": round(seconds, 1),
+            "num_channels": models[0]["num_channels"], "models": models, "mean_curves": mean,
+            "verdicts": [v.as_dict() for v in verdicts]}

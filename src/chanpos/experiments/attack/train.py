@@ -1,0 +1,102 @@
+"""Training the attacked models: optional backbone pretraining on a classification source (the
+paper's ImageNet-pretrained ResNet-50, in miniature), then segmentation training."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from ...data import ImageSet, TileDataset
+from ...data.segmentation import collate_segmentation
+from ...models import create_model
+from ...ops import Normalise
+from ...training import (
+    ClassifierSystem,
+    OptimConfig,
+    SegmentationSystem,
+    fit,
+    predict,
+    train_loader,
+)
+from .config import AttackConfig
+
+__all__ = ["pretrain_backbone", "train_segmentation", "segmentation_loader"]
+
+
+def segmentation_loader(data: Dataset, batch_size: int, cfg: AttackConfig) -> DataLoader:
+    """Batches of (uint8 images, labels) of a segmentation set, in order."""
+    return DataLoader(data, batch_size=batch_size, num_workers=cfg.num_workers,
+                      collate_fn=collate_segmentation, pin_memory=torch.cuda.is_available())
+
+
+def _backbone_name(cfg: AttackConfig) -> str:
+    return "paper_resnet18" if cfg.model == "deeplabv3_small" else "resnet50" if \
+        "resnet50" in cfg.model else "resnet101"
+
+
+def pretrain_backbone(cfg: AttackConfig, model: nn.Module, seed: int, data: tuple[ImageSet, ImageSet],
+                      root: Path) -> dict[str, Any]:
+    """Train a GAP classifier with the segmentation model's backbone on `cfg.pretrain`, then copy
+    its backbone weights into `model.backbone` (in place). Returns what the report states."""
+    train, test = data
+    kwargs = {"backbone": _backbone_name(cfg), "num_outputs": train.num_classes,
+              "padding": cfg.padding}
+    if cfg.model == "deeplabv3_small":
+        kwargs["width"] = cfg.width
+    torch.manual_seed(seed)
+    net = create_model("classifier", **kwargs)
+    normalise = Normalise(train.mean, train.std)
+
+    def transform(batch: Any, is_train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        x = normalise(batch[0])
+        if is_train:
+            flip = torch.rand(x.shape[0], device=x.device) < 0.5
+            x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
+        return x, batch[1].long()
+
+    system = ClassifierSystem(net, num_classes=train.num_classes,
+                              optim=OptimConfig(lr=cfg.pretrain_lr, betas=(0.9, 0.999),
+                                                schedule="cosine"),
+                              batch_transform=transform)
+    loader = train_loader(TileDataset(train), batch_size=64, seed=seed,
+                          collate_fn=TileDataset.collate, num_workers=cfg.num_workers)
+    start = time.perf_counter()
+    fit(system, loader, epochs=cfg.pretrain_epochs,
+        options=replace(cfg.trainer, channels_last=False, seed=seed), root_dir=root,
+        bn_batches=cfg.bn_batches)
+    device = next(net.parameters()).device
+    preds, targets = predict(net, DataLoader(TileDataset(test), batch_size=250,
+                                             collate_fn=TileDataset.collate),
+                             lambda b: transform(b, False), device=device, seed=seed)
+    missing, unexpected = model.backbone.load_state_dict(net.backbone.state_dict(), strict=False)
+    if missing or unexpected:  # the builders share layer names; a mismatch is a bug here
+        raise RuntimeError(f"pretrained backbone does not fit: missing {missing[:3]}, "
+                           f"unexpected {unexpected[:3]}")
+    return {"source": cfg.pretrain, "epochs": cfg.pretrain_epochs, "images": len(train),
+            "test_top1_pct": round(100.0 * float((preds == targets).float().mean()), 2),
+            "seconds": round(time.perf_counter() - start, 1)}
+
+
+def train_segmentation(cfg: AttackConfig, model: nn.Module, spec: dict[str, Any],
+                       train_set: Dataset, seed: int, root: Path) -> float:
+    """Train `model` (in place) on the segmentation training split; returns seconds."""
+    start = time.perf_counter()
+    system = SegmentationSystem(
+        model, num_classes=spec["kwargs"]["num_classes"], mean=train_set.mean, std=train_set.std,
+        optim=OptimConfig(optimizer=cfg.optimizer, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                          schedule=cfg.schedule, betas=(0.9, 0.999)),
+        flip_prob=cfg.flip_prob, crop=cfg.crop_size, ignore_index=int(train_set.ignore_index),
+        model_spec=spec,
+    )
+    loader = train_loader(train_set, batch_size=cfg.batch_size, seed=seed,
+                          collate_fn=collate_segmentation, num_workers=cfg.num_workers)
+    fit(system, loader,
+        epochs=cfg.epochs, options=replace(cfg.trainer, channels_last=False, seed=seed),
+        root_dir=root, bn_batches=cfg.bn_batches)
+    return time.perf_counter() - start

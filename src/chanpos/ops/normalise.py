@@ -1,0 +1,38 @@
+"""Per-channel standardisation of image batches, applied on whatever device the batch lives."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+__all__ = ["Normalise"]
+
+
+class Normalise:
+    """uint8 images in [0, 255] (or floats in [0, 1]) (B, C, H, W) -> (x - mean) / std.
+
+    The statistics are kept per device, so the transform costs one subtraction and one
+    division per batch wherever the batch lives (CPU, GPU, a DDP rank's device).
+    """
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
+        self.mean = tuple(float(m) for m in mean)
+        self.std = tuple(float(s) for s in std)
+        self._on: dict[torch.device, tuple[Tensor, Tensor]] = {}
+
+    def __call__(self, images: Tensor) -> Tensor:
+        """Standardised float32 images of the same shape (uint8 input is scaled by 1/255)."""
+        x = images.float()
+        if images.dtype == torch.uint8:
+            x = x / 255.0
+        if x.device not in self._on:
+            shape = (1, -1) + (1,) * (x.dim() - 2)
+            self._on[x.device] = (torch.tensor(self.mean, device=x.device).view(shape),
+                                  torch.tensor(self.std, device=x.device).view(shape))
+        mean, std = self._on[x.device]
+        return (x - mean) / std
+
+    def __getstate__(self) -> dict:
+        return {"mean": self.mean, "std": self.std, "_on": {}}  # device tensors stay behind

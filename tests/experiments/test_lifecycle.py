@@ -1,0 +1,146 @@
+"""The run lifecycle every command shares: resume (exact, saved settings win, finished runs
+untouched), Ctrl-C, file permissions, and the folder kept or removed as it should be."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from chanpos.cli import app
+
+# two cells, three epochs each: long enough to be interrupted inside the first cell
+TINY = ["--models", "gapnet,permutenet", "--paddings", "zeros", "--grid-sizes", "2",
+        "--tasks", "location", "--train-samples", "96", "--test-samples", "40", "--epochs", "3",
+        "--width", "4", "--batch-size", "16", "--bn-batches", "1", "--jobs", "1",
+        "--accelerator", "cpu", "--no-progress"]
+
+
+def run(args: list[str]):
+    return CliRunner().invoke(app, args)
+
+
+def _cli(args: list[str], **kw) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    return subprocess.Popen([sys.executable, "-m", "chanpos", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, **kw)
+
+
+def _rows(folder: Path) -> list[dict]:
+    rows = json.loads((folder / "results.json").read_text())["rows"]
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+
+def _wait_for(path_glob: str, root: Path, proc: subprocess.Popen, timeout: float = 300) -> Path:
+    end = time.time() + timeout
+    while time.time() < end:
+        hits = list(root.glob(path_glob))
+        if hits:
+            return hits[0]
+        if proc.poll() is not None:
+            raise AssertionError(f"run ended before {path_glob} appeared: {proc.stderr.read()}")
+        time.sleep(0.05)
+    raise AssertionError(f"{path_glob} never appeared")
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("whole")
+    proc = _cli(["table1", *TINY, "--out", str(out)])
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    (folder,) = out.iterdir()
+    return folder
+
+
+@pytest.mark.slow
+def test_sigkill_mid_cell_then_resume_gives_the_uninterrupted_rows(tmp_path: Path,
+                                                                   uninterrupted: Path) -> None:
+    proc = _cli(["table1", *TINY, "--out", str(tmp_path)])
+    ckpt = _wait_for("*/cells/location-k2-zeros-gapnet/checkpoints/last.ckpt", tmp_path, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    folder = ckpt.parents[3]
+    assert not (folder / "results.json").exists() and not (folder / "rows.partial.jsonl").exists()
+    res = run(["table1", "--resume", str(folder), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert _rows(folder) == _rows(uninterrupted)
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_the_folder_says_how_to_resume_and_resume_is_exact(
+        tmp_path: Path, uninterrupted: Path) -> None:
+    proc = _cli(["table1", *TINY, "--out", str(tmp_path)])
+    _wait_for("*/rows.partial.jsonl", tmp_path, proc)  # the first cell has finished
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    (folder,) = tmp_path.iterdir()
+    assert err.strip().splitlines()[-1] == f"interrupted; resume with: chanpos table1 --resume {folder}"
+    res = run(["table1", "--resume", str(folder), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert "finished earlier" in res.output
+    assert _rows(folder) == _rows(uninterrupted)
+
+
+@pytest.mark.slow
+def test_ctrl_c_before_anything_resumable_removes_the_folder(tmp_path: Path) -> None:
+    proc = _cli(["table1", *TINY, "--out", str(tmp_path)])
+    _wait_for("*/config.yaml", tmp_path, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    if not list(tmp_path.glob("*/cells/*/checkpoints/last.ckpt")):
+        assert "the run folder was removed" in err and not list(tmp_path.iterdir())
+
+
+def test_resume_rules(uninterrupted: Path) -> None:
+    folder = uninterrupted
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()}
+    # a finished run: nothing to do, nothing rewritten
+    res = run(["table1", "--resume", str(folder)])
+    assert res.exit_code == 0 and res.output.strip() == f"already finished: {folder}"
+    after = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()}
+    assert after == before
+    # an unfinished one: a flag that differs from the saved settings is a one-line error
+    (folder / "results.json").rename(folder / "results.json.bak")
+    try:
+        res = run(["table1", "--resume", str(folder), "--epochs", "5", "--seed", "3"])
+        assert res.exit_code == 2
+        assert res.stderr.strip().splitlines() == [
+            f"error: --resume {folder}: --epochs, --seed differ from the saved configuration "
+            "(the saved one wins); drop the flag or start a new run"]
+        # the same values as saved, and display-only flags, are fine
+        res = run(["table1", "--resume", str(folder), "--epochs", "3", "--seed", "0",
+                   "--no-progress", "--workers", "0"])
+        assert res.exit_code == 0, res.output
+        assert _rows(folder) == [{**r} for r in _rows(folder)]
+    finally:
+        (folder / "results.json.bak").unlink(missing_ok=True)
+    # another command's folder, or no folder at all
+    res = run(["table2", "--resume", str(folder)])
+    assert res.exit_code == 2 and "is a table1 run folder, not a table2 one" in res.stderr
+    res = run(["table1", "--resume", str(folder / "nope")])
+    assert res.exit_code == 2 and "no such run folder" in res.stderr
+
+
+def test_run_files_follow_the_umask(tmp_path: Path) -> None:
+    code = ("import os, sys; os.umask(0o027); from chanpos.cli import main; "
+            "sys.argv = ['chanpos', *sys.argv[1:]]; main()")
+    args = ["table1", "--models", "gapnet", "--paddings", "zeros", "--grid-sizes", "2",
+            "--tasks", "location", "--train-samples", "16", "--test-samples", "8", "--epochs",
+            "1", "--width", "4", "--jobs", "1", "--no-progress", "--out", str(tmp_path)]
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    (folder,) = tmp_path.iterdir()
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    assert {"results.json", "report.md", "config.yaml", "table1.png", "model.pt",
+            "last.ckpt"} <= {p.name for p in files}
+    for p in files:
+        assert p.stat().st_mode & 0o777 == 0o640, p

@@ -1,0 +1,30 @@
+"""`chanpos reproduce`: every experiment, one report that opens with every claim's verdict."""
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from chanpos.cli import app
+
+
+@pytest.mark.slow
+def test_smoke_reproduce_reports_every_claim(tmp_path: Path) -> None:
+    res = CliRunner().invoke(app, ["reproduce", "--profile", "smoke", "--no-progress",
+                                   "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    (folder,) = tmp_path.iterdir()
+    doc = json.loads((folder / "results.json").read_text())
+    claims = [v["claim"] for v in doc["verdicts"]]
+    assert claims == ["table1.location", "table1.object", "table2.consistency",
+                      "table2.vs_equal_compute", "figure4", "figure6"]
+    for v in doc["verdicts"]:
+        assert v["verdict"] in ("reproduced", "contradicted", "inconclusive")
+    report = (folder / "report.md").read_text()
+    assert report.index("## Verdicts") < report.index("## Table 1")
+    assert (folder / "verdicts.png").stat().st_size > 1000
+    for name in ("table1", "table2", "attack"):
+        assert (folder / name / "results.json").is_file()
+    res = CliRunner().invoke(app, ["reproduce", "--resume", str(folder)])
+    assert res.exit_code == 0 and "already finished" in res.output

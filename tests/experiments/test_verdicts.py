@@ -1,0 +1,56 @@
+"""The verdict vocabulary: Student's t intervals against hand-computed values, the rule."""
+
+import json
+
+import pytest
+
+from chanpos.experiments.claims import CLAIMS
+from chanpos.experiments.verdicts import Claim, decide, judge, t_interval
+
+
+def test_t_interval_by_hand() -> None:
+    # values 1, 2, 3: mean 2, sd 1, n 3; t(0.975, 2) = 4.302652729911275
+    mean, lo, hi = t_interval([1.0, 2.0, 3.0])
+    half = 4.302652729911275 / 3 ** 0.5
+    assert mean == 2.0 and lo == pytest.approx(2 - half, abs=1e-9)
+    assert hi == pytest.approx(2 + half, abs=1e-9)
+    # large n approaches the normal quantile
+    _, lo, hi = t_interval([0.0, 1.0] * 5000)
+    assert (hi - lo) / 2 == pytest.approx(1.96 * 0.5000250 / 10000 ** 0.5, rel=1e-3)
+    assert t_interval([4.0]) == (4.0, None, None)
+    with pytest.raises(ValueError):
+        t_interval([])
+
+
+@pytest.mark.parametrize(("lo", "hi", "min_effect", "expected"), [
+    (0.1, 5.0, 1.0, "reproduced"),
+    (-0.5, 0.9, 1.0, "contradicted"),
+    (-3.0, -1.0, 1.0, "contradicted"),
+    (0.0, 0.5, 1.0, "contradicted"),     # lo = 0 is not > 0
+    (-0.5, 1.5, 1.0, "inconclusive"),
+    (-0.5, 1.0, 1.0, "inconclusive"),    # hi must be strictly below min_effect
+    (None, None, 1.0, "inconclusive"),
+])
+def test_decide(lo, hi, min_effect, expected) -> None:
+    assert decide(lo, hi, min_effect) == expected
+
+
+def test_judge_keys_and_consistency_with_its_own_interval() -> None:
+    claim = Claim("x.y", "s", "p", "points", 2.0, "why")
+    v = judge(claim, [3.0, 4.0, 5.0], "seed")
+    d = v.as_dict()
+    assert set(d) == {"claim", "statement", "effect", "ci95", "unit", "n", "replicate",
+                       "min_effect", "verdict"}
+    assert d["n"] == 3 and d["replicate"] == "seed" and d["effect"] == 4.0
+    assert d["verdict"] == decide(*d["ci95"], d["min_effect"]) == "reproduced"
+    assert json.loads(json.dumps(d)) == d
+    assert judge(claim, [1.0], "seed").verdict == "inconclusive"
+    with pytest.raises(ValueError):
+        judge(Claim("z", "s", "p", "u", 0.0, "why"), [1.0, 2.0], "seed")
+
+
+def test_every_claim_of_the_issue_is_defined_with_a_positive_min_effect() -> None:
+    assert set(CLAIMS) == {"table1.location", "table1.object", "table2.consistency",
+                           "table2.vs_equal_compute", "figure4", "figure6"}
+    for c in CLAIMS.values():
+        assert c.min_effect > 0 and c.min_effect_reason and c.statement and c.paper
