@@ -6,7 +6,7 @@
 Prints, per row, images/s and peak GPU memory of the authors' setup (fp32, NCHW, batch 48,
 per-sample placement on the host) and of chanpos's (on-device placement, bf16 autocast,
 channels_last, optionally torch.compile and a larger batch), their ratio, and the projected wall
-time of the full paper profile of Table 1 at each setting. Targets (issue 5): >= 3x images/s on
+time of the full paper profile of Table 1 at each setting. Targets: >= 3x images/s on
 the training step, >= 10x on ranking (DeepLabv3-ResNet-50, 512x1024).
 """
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Paper-size GPU check (issue 5): run from the repository root on a machine with a GPU.
+# Paper-size GPU check: run from the repository root on a machine with a GPU.
 # Uses the machine's own torch when chanpos is importable from src/; nothing is downloaded.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -3,7 +3,7 @@
     python benchmarks/run.py                 # every row, prints a table, writes results/<date>.json
     python benchmarks/run.py --rows train_step,ranking --repeats 3
 
-Rows (targets for 2 CPU cores, issue 5):
+Rows (targets for 2 CPU cores):
   train_step   grid training step, images/s: chanpos (uint8 batches, on-device placement,
                channels_last) vs the authors' per-sample PIL transforms + Python placement
                loop (NCHW), full-width ResNet-18 GAPNet, 3x3 grid, batch 48      target >= 1.2x

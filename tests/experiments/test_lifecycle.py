@@ -25,10 +25,16 @@ def run(args: list[str]):
     return CliRunner().invoke(app, args)
 
 
+def _default_sigint() -> None:
+    # a background job (CI started with `&`) inherits SIGINT ignored; Ctrl-C tests need it back
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _cli(args: list[str], **kw) -> subprocess.Popen:
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     return subprocess.Popen([sys.executable, "-m", "chanpos", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, **kw)
+                            stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=_default_sigint, **kw)
 
 
 def _rows(folder: Path) -> list[dict]:
@@ -144,3 +150,21 @@ def test_run_files_follow_the_umask(tmp_path: Path) -> None:
             "last.ckpt"} <= {p.name for p in files}
     for p in files:
         assert p.stat().st_mode & 0o777 == 0o640, p
+
+
+def test_a_full_disk_is_one_line_exit_2_and_no_half_folder(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    import chanpos.files
+
+    def full(path, write):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(chanpos.files, "atomic_save", full)
+    res = run(["table1", "--profile", "smoke", "--jobs", "1", "--no-progress",
+               "--out", str(tmp_path)])
+    assert res.exit_code == 2
+    err = res.stderr.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error: No space left on device writing")
+    assert "--resume" in err and not list(tmp_path.iterdir())

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..files import atomic_save
 
-__all__ = ["new_figure", "save_figure", "fmt", "yes_no"]
+__all__ = ["new_figure", "save_figure", "fmt"]
 
 
 def new_figure(rows: int = 1, cols: int = 1, size: tuple[float, float] = (6, 4)) -> tuple[Any, Any]:
@@ -35,8 +35,3 @@ def fmt(x: float | None, digits: int = 1) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "–"
     return f"{x:.{digits}f}"
-
-
-def yes_no(flag: bool | None) -> str:
-    """yes / **no** / not measured."""
-    return "not measured" if flag is None else ("yes" if flag else "**no**")

@@ -95,7 +95,7 @@ def fit(
     last = last_checkpoint(root_dir)
     resume = str(last) if checkpoints and last.is_file() else None
     try:
-        trainer.fit(system, train_dataloaders=train_loader, ckpt_path=resume, weights_only=True)
+        trainer.fit(system, train_dataloaders=train_loader, ckpt_path=resume)  # SafeCheckpointIO
     except SystemExit:
         # Lightning answers Ctrl-C with a "graceful shutdown", ignores further Ctrl-C and calls
         # exit(1); give the caller the KeyboardInterrupt it was (resume advice, exit 130)

@@ -18,7 +18,7 @@ from ...models.segmentation import load_segmentation_checkpoint
 from ...probes.channels import head_channels
 from .config import NO_PRETRAIN, AttackConfig
 
-__all__ = ["AttackInputs", "prepare_attack", "build_model", "images_where", "check_channels"]
+__all__ = ["AttackInputs", "prepare_attack", "build_model", "images_where"]
 
 
 @dataclass
@@ -109,17 +109,6 @@ def _check_circular(cfg: AttackConfig, model: nn.Module, image_size: tuple[int, 
             f"circular padding of the head's dilated convs ({max(pads)} px) is larger than the "
             f"{fmap}-pixel feature map of {image_size[0]}x{image_size[1]} images; use images of "
             f"at least {need} px per side or another --padding")
-
-
-def check_channels(cfg: AttackConfig, num_classes: int = 8) -> int:
-    """C of the configured (untrained) model; N > C is a ChanposError. No data is loaded."""
-    kwargs = cfg.model_kwargs(num_classes)
-    if "pretrained_backbone" in kwargs:
-        kwargs["pretrained_backbone"] = False  # only the shape matters here
-    model = build_model({"name": cfg.model, "kwargs": kwargs})
-    if cfg.image_size is not None:
-        _check_circular(cfg, model, cfg.image_size)
-    return _check_ns(cfg, head_channels(model))
 
 
 def images_where(data: Dataset, where: str) -> list[int]:
