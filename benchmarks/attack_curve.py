@@ -18,12 +18,7 @@ import time
 import torch
 
 from chanpos.models import create_model
-from chanpos.probes.channels import (
-    ablate_channels,
-    attack_confusions,
-    predict_labels,
-    segmentation_parts,
-)
+from chanpos.probes.ablation import ablate_channels, attack_confusions, predict_labels, segmentation_parts
 from chanpos.probes.segmentation import ZONES, zone_confusions
 
 

@@ -61,7 +61,7 @@ def train_step_row(k: int, width: int, device: torch.device, steps: int, warmup:
     batch = fast.get("batch", 48)
     tiles_u8, labels = make_shapes(batch, seed=k)
     torch.manual_seed(0)
-    model = create_model("gapnet", num_outputs=k * k, width=width).to(device)
+    model = create_model("gapnet", num_classes=k * k, width=width).to(device)
     cl = fast.get("channels_last", False) and channels_last_ok(model)
     if cl:
         model = model.to(memory_format=torch.channels_last)

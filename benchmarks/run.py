@@ -72,7 +72,7 @@ def bench_train_step(width: int, grid: int, batch: int, steps: int, repeats: int
 
     def make(channels_last: bool):
         torch.manual_seed(0)
-        model = create_model("gapnet", num_outputs=grid * grid, width=width)
+        model = create_model("gapnet", num_classes=grid * grid, width=width)
         if channels_last:
             model = model.to(memory_format=torch.channels_last)
         return model, torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.5, 0.999))
@@ -149,12 +149,7 @@ def bench_ranking(repeats: int, images: int = 16, size: tuple[int, int] = (64, 1
 
 def bench_attack_curve(repeats: int, k: int = 10, size: tuple[int, int] = (64, 128)) -> dict:
     """Seconds for an attack curve of K values of N: cached backbone vs whole network per N."""
-    from chanpos.probes.channels import (
-        ablate_channels,
-        attack_confusions,
-        predict_labels,
-        segmentation_parts,
-    )
+    from chanpos.probes.ablation import ablate_channels, attack_confusions, predict_labels, segmentation_parts
     from chanpos.probes.segmentation import ZONES, zone_confusions
 
     torch.manual_seed(0)

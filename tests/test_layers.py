@@ -7,7 +7,7 @@ from pathlib import Path
 import chanpos
 
 ROOT = Path(chanpos.__file__).parent
-BOTTOM = {"errors", "files", "_lazy"}
+BOTTOM = {"errors", "files", "_lazy", "names", "interrupts"}
 # subpackage -> the chanpos subpackages and modules it may import
 ALLOWED = {
     "ops": BOTTOM | {"ops"},

@@ -12,7 +12,36 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["umask_mode", "atomic_save", "atomic_write_text"]
+__all__ = ["umask_mode", "atomic_save", "atomic_write_text", "set_write_guard", "after_write",
+           "CRASH_AFTER"]
+
+# a check every write makes first (a worker process whose parent is gone stops here)
+_guard: Callable[[], None] | None = None
+# fault injection for the kill-point tests: "NAME:K" kills this process with SIGKILL right
+# after its K-th completed write of a file called NAME (e.g. "last.ckpt:3", "model.pt:1")
+CRASH_AFTER = "CHANPOS_CRASH_AFTER"
+_written: dict[str, int] = {}
+
+
+def set_write_guard(guard: Callable[[], None] | None) -> None:
+    """Call `guard()` before every file write of this process (it raises to refuse)."""
+    global _guard
+    _guard = guard
+
+
+def after_write(path: str | Path) -> None:
+    """Count a completed write; the kill-point tests' `CHANPOS_CRASH_AFTER` acts here."""
+    spec = os.environ.get(CRASH_AFTER)
+    if not spec:
+        return
+    name, _, count = spec.rpartition(":")
+    if Path(path).name != name:
+        return
+    _written[name] = _written.get(name, 0) + 1
+    if _written[name] == int(count):
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def umask_mode(mode: int = 0o666) -> int:
@@ -24,6 +53,8 @@ def umask_mode(mode: int = 0o666) -> int:
 
 def atomic_save(path: str | Path, write: Callable[[str], object]) -> Path:
     """Call `write(tmp_path)`, then give the file umask permissions and rename it to `path`."""
+    if _guard is not None:
+        _guard()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -35,6 +66,7 @@ def atomic_save(path: str | Path, write: Callable[[str], object]) -> Path:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+    after_write(path)
     return path
 
 

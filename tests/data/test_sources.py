@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from chanpos.data import CLASSIFICATION_SOURCES, ImageSet, load_source, make_shapes
+from chanpos.data import ImageSet, load_source, make_shapes, source_kind, source_names
 from chanpos.errors import ChanposError
 
 
@@ -46,10 +46,21 @@ def test_load_source_passes_the_seed_to_the_subset() -> None:
     assert torch.bincount(a.labels, minlength=10).tolist() == [2] * 10
 
 
+def test_one_registry_knows_every_source_and_its_kind() -> None:
+    from chanpos.names import BUILT_IN_SOURCES
+
+    for kind, names in BUILT_IN_SOURCES.items():
+        assert set(names) <= set(source_names(kind)), kind
+        assert all(source_kind(n) == kind for n in names)
+    assert set(source_names()) == {n for names in BUILT_IN_SOURCES.values() for n in names}
+    with pytest.raises(ChanposError, match="unknown source 'nope'"):
+        source_kind("nope")
+
+
 def test_registry_errors_are_one_clear_line() -> None:
-    assert {"shapes", "shapes-hard", "digits", "mnist", "cifar10", "cifar100"} <= set(
-        CLASSIFICATION_SOURCES())
-    with pytest.raises(ChanposError, match="unknown source 'imagenet1k'"):
+    with pytest.raises(ChanposError, match="unknown classification source 'imagenet1k'"):
         load_source("imagenet1k")
+    with pytest.raises(ChanposError, match="unknown classification source 'streets'"):
+        load_source("streets")
     with pytest.raises(ChanposError, match="unknown split 'val'; use train or test"):
         load_source("shapes", split="val")

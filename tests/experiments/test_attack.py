@@ -1,6 +1,7 @@
 """The attack (Figures 4-6) end to end on tiny budgets, its verdict rules, `chanpos rank`."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,11 +11,14 @@ from typer.testing import CliRunner
 from chanpos.cli import app
 from chanpos.data import load_streets
 from chanpos.errors import ChanposError
-from chanpos.experiments.attack import attack_config
 from chanpos.experiments.attack.aggregate import attack_verdicts, figure4_effects, figure6_effects
+from chanpos.experiments.attack.config import attack_config
 from chanpos.experiments.attack.prepare import images_where
+from chanpos.experiments.attack.results import AttackModelRow
+from chanpos.experiments.settings import from_plain
 
-TINY = ["--epochs", "1", "--train-samples", "16", "--val-samples", "6", "--ns", "0,2,8",
+TINY = ["--max-epochs", "1", "--train-samples", "16", "--val-samples", "6", "--eval-samples",
+        "6", "--ns", "0,2,8",
         "--region-ns", "4", "--random-draws", "3", "--width", "4", "--image-size", "32,64",
         "--examples", "2", "--batch-size", "8", "--pretrain", "none", "--rank-where", "all",
         "--no-progress"]
@@ -43,11 +47,19 @@ def test_attack_two_models_then_one_from_its_checkpoint_then_rank(tmp_path: Path
                 for k, v in curves.items()}
         assert len(set(zero.values())) == 1  # N = 0 is the same unattacked model everywhere
         assert {(r["channels"], r["region"]) for r in m["regions"]} == {
-            ("left", "left"), ("left", "right"), ("right", "left"), ("right", "right")}
+            (c, h) for c in ("left", "right", "importance:left", "importance:right")
+            for h in ("left", "right")}
+        assert sorted(m["ranking"]["importance"]) == list(range(32))
+        assert len(m["ranking"]["importance_drops"]) == 32 and m["importance_images"] == 6
+        assert m["training"]["epochs"] == 1 and not m["training"]["plateaued"]
         assert all(len(r["random_drops"]) == 3 for r in m["regions"])
         assert (run / "cells" / f"seed{m['seed']}" / "model.pt").is_file()
     verdicts = {v["claim"]: v for v in results["verdicts"]}
     assert set(verdicts) == {"figure4", "figure6"}
+    for v in verdicts.values():  # one epoch: never decided (a too-small budget)
+        assert v["verdict"] == "inconclusive"
+        assert [c["check"] for c in v["checks"]] == ["converged", "sensitive"]
+        assert not v["checks"][0]["passed"]
     assert verdicts["figure4"]["n"] == 2 and verdicts["figure4"]["replicate"] == "trained model"
     report = (run / "report.md").read_text()
     assert report.index("## Verdicts") < report.index("## Per model")
@@ -64,7 +76,8 @@ def test_attack_two_models_then_one_from_its_checkpoint_then_rank(tmp_path: Path
     assert res.exit_code == 0, res.output
     again = json.loads(next(out2.glob("attack-*/results.json")).read_text())
     (one,) = again["models"]
-    assert one["seconds"]["train"] == 0
+    assert one["seconds"]["train"] == 0 and one["training"] is None
+    assert [c["check"] for c in again["verdicts"][0]["checks"]] == ["sensitive"]
     assert one["baseline_miou"] == models[1]["baseline_miou"]
     assert one["ranking"]["absolute"] == models[1]["ranking"]["absolute"]
     assert {v["replicate"] for v in again["verdicts"]} == {"random channel draw"}
@@ -87,13 +100,15 @@ def test_attack_two_models_then_one_from_its_checkpoint_then_rank(tmp_path: Path
 @pytest.mark.slow
 def test_pretraining_copies_a_trained_backbone(tmp_path: Path) -> None:
     res = _invoke(["attack", "--out", str(tmp_path), "--seeds", "0", *TINY,
-                   "--pretrain", "shapes", "--pretrain-samples", "64", "--pretrain-epochs", "1"])
+                   "--pretrain", "shapes", "--pretrain-samples", "64", "--pretrain-val-samples",
+                   "16", "--pretrain-max-epochs", "1"])
     assert res.exit_code == 0, res.output
     (run,) = tmp_path.glob("attack-*")
     (model,) = json.loads((run / "results.json").read_text())["models"]
     assert model["pretrain"]["source"] == "shapes" and model["pretrain"]["images"] == 64
     assert 0 <= model["pretrain"]["test_top1_pct"] <= 100
-    assert (run / "cells" / "seed0" / "pretrain" / "checkpoints" / "last.ckpt").is_file()
+    assert model["pretrain"]["epochs"] == 1 and len(model["pretrain"]["val_history"]) == 1
+    assert not list((run / "cells").rglob("last.ckpt"))  # resume-only files are gone
     assert "backbone pretrained on `shapes`" in (run / "report.md").read_text()
 
 
@@ -108,7 +123,7 @@ def test_pretraining_copies_a_trained_backbone(tmp_path: Path) -> None:
         (["--rank-images", "/nonexistent/list.txt"], "does not exist"),
         (["--rank-images", "x.txt", "--rank-where", "car:left"], "not both"),
         (["--rank-where", "tram:left"], "unknown class 'tram'"),
-        (["--seeds", "0,0"], "--seeds needs distinct values"),
+        (["--seeds", "0,0"], "--seeds has duplicates: 0, 0"),
         (["--pretrain", "colour"], "unknown pretraining source 'colour'"),
         (["--pretrain", "shapes", "--checkpoint", "x.pt"], "give one of them"),
         (["--lr", "nan"], "--lr must be a finite number > 0"),
@@ -169,53 +184,96 @@ def test_rank_torchvision_classifier_on_a_classification_source(tmp_path: Path) 
     assert results["images"] == 8
 
 
-def _model(ranked: list[float], draws: list[list[float]], regions: list[dict]) -> dict:
-    ns = [0, 4, 8, 16]
-    return {
-        "num_channels": 32,
-        "curves": {
-            "ranked": [{"n": n, "miou": m} for n, m in zip(ns, ranked, strict=True)],
-            "random": [{"n": n, "draws": d, "miou_mean": sum(d) / len(d), "miou_std": 0.0}
-                       for n, d in zip(ns, draws, strict=True)],
-        },
+NS = [0, 4, 8, 16]
+
+
+def _model(ranked: list[float], draws: list[list[float]], regions: list[dict],
+           importance: list[float] | None = None, plateaued: bool = True) -> AttackModelRow:
+    def points(values: list[float]) -> list[dict]:
+        return [{"n": n, "miou": m} for n, m in zip(NS, values, strict=True)]
+
+    return from_plain(AttackModelRow, {
+        "seed": 0, "num_channels": 32, "baseline_miou": {"all": 60.0},
+        "rank_images": 4, "signed_rank_images": 4, "importance_images": 4,
+        "curves": {"ranked": points(ranked), "magnitude": points(ranked),
+                   "least": points(ranked), "importance": points(importance or ranked),
+                   "random": [{"n": n, "draws": d, "miou_mean": sum(d) / len(d),
+                               "miou_std": 0.0} for n, d in zip(NS, draws, strict=True)]},
         "regions": regions,
-    }
+        "ranking": {"absolute": [], "absolute_scores": [], "sides": {}, "magnitude": [],
+                    "importance": [], "importance_drops": [], "region_importance": {}},
+        "diagnostics": {"spearman_flip_score_vs_magnitude": 0.0, "top_magnitude_overlap": {}},
+        "training": {"epochs": 5, "max_epochs": 9, "plateaued": plateaued,
+                     "val_history": [1.0] * 5, "seconds": 1.0},
+        "pretrain": None, "seconds": {}}, where="row")
 
 
 def _region(side: str, half: str, drop: float, random_drops: list[float]) -> dict:
-    return {"channels": side, "region": half, "n": 8, "drop": drop, "random_drops": random_drops}
+    return {"channels": side, "region": half, "n": 8, "miou": 50.0, "drop": drop,
+            "random_drops": random_drops, "random_drop_mean": 0.0, "random_drop_std": 0.0}
+
+
+def _regions(own: tuple[float, float], control: tuple[float, float]) -> list[dict]:
+    return [_region("left", "left", own[0], [1.0, 2.0]),
+            _region("left", "right", own[1], [1.0, 0.0]),
+            _region("importance:left", "left", control[0], [1.0, 2.0]),
+            _region("importance:left", "right", control[1], [1.0, 0.0])]
 
 
 def test_effects_by_hand() -> None:
     # N = 4 and 8 are <= C/4 = 8; N = 16 is not
     m = _model([60, 55, 50, 10], [[60, 60], [58, 56], [54, 58], [50, 50]],
-               [_region("left", "left", 5.0, [1.0, 2.0]), _region("left", "right", 2.0, [1.0, 0.0])])
+               _regions((5.0, 2.0), (9.0, 1.0)), importance=[60, 40, 30, 5])
     # per draw: ((58 - 55) + (54 - 50)) / 2 = 3.5, ((56 - 55) + (58 - 50)) / 2 = 4.5
     assert figure4_effects(m, per_draw=True) == [3.5, 4.5]
     assert figure4_effects(m) == [4.0]
+    # the importance control: ((57 - 40) + (56 - 30)) / 2 = 21.5
+    assert figure4_effects(m, kind="importance") == [21.5]
     # own: 5 - 2 = 3; random draws: 1 - 1 = 0 and 2 - 0 = 2
     assert figure6_effects(m, per_draw=True) == [3.0, 1.0]
     assert figure6_effects(m) == [2.0]
-    assert figure6_effects({**m, "regions": []}) == []
+    assert figure6_effects(m, channels="importance:left") == [9.0 - 1.0 - 1.0]
+    assert figure6_effects(replace(m, regions=())) == []
 
 
 def test_verdicts_over_models_and_over_draws() -> None:
-    regions = [_region("left", "left", 5.0, [1.0, 2.0]), _region("left", "right", 2.0, [1.0, 0.0])]
-    a = _model([60, 55, 50, 10], [[60, 60], [58, 56], [54, 58], [50, 50]], regions)
-    b = _model([60, 54, 49, 10], [[60, 60], [57, 57], [55, 55], [50, 50]], regions)
-    f4, f6 = attack_verdicts([a, b])
+    cfg = attack_config("quick")
+    regions = _regions((5.0, 2.0), (9.0, 1.0))
+    a = _model([60, 55, 50, 10], [[60, 60], [58, 56], [54, 58], [50, 50]], regions,
+               importance=[60, 40, 30, 5])
+    b = _model([60, 54, 49, 10], [[60, 60], [57, 57], [55, 55], [50, 50]], regions,
+               importance=[60, 41, 31, 5])
+    f4, f6 = attack_verdicts([a, b], cfg)
     assert (f4.claim, f4.n, f4.replicate) == ("figure4", 2, "trained model")
     assert f4.effect == pytest.approx((4.0 + 4.5) / 2)
-    (f4_one, _) = attack_verdicts([a])
+    assert [(c.check, c.passed) for c in f4.checks] == [("converged", True), ("sensitive", True)]
+    (f4_one, _) = attack_verdicts([a], cfg)
     assert (f4_one.n, f4_one.replicate) == (2, "random channel draw")
     assert f6.effect == 2.0 and f6.ci95 == (2.0, 2.0) and f6.verdict == "reproduced"
+
+
+def test_a_control_that_cannot_see_the_effect_leaves_the_claim_open() -> None:
+    """`sensitive` fails when even the measured-importance channels barely move mIoU, and
+    `converged` when a model did not plateau: both make a decided verdict inconclusive."""
+    cfg = attack_config("quick")
+    draws = [[60, 60], [58, 56], [54, 58], [50, 50]]
+    flat = _regions((5.0, 2.0), (1.6, 1.0))  # control effect 0.6 - 1 < min_effect
+    weak = [_model([60, 55, 50, 10], draws, flat, importance=[60, 56.8, 55.8, 50]),
+            _model([60, 54, 49, 10], draws, flat, importance=[60, 56.9, 55.9, 50])]
+    f4, f6 = attack_verdicts(weak, cfg)
+    assert f4.verdict == f6.verdict == "inconclusive"
+    assert [c.passed for c in f4.checks] == [True, False]
+    assert "cannot answer the question" in f4.checks[1].detail and f4.planning
+    stuck = [replace(m, training=replace(m.training, plateaued=False)) for m in weak]
+    f4, _ = attack_verdicts(stuck, cfg)
+    assert f4.checks[0].check == "converged" and not f4.checks[0].passed
 
 
 def test_profiles_resolve() -> None:
     quick = attack_config("quick")
     assert quick.source == "streets" and quick.random_draws >= 20 and len(quick.seeds) >= 3
-    assert quick.pretrain != "none" and max(n for n in quick.ns if n <= 128 / 4) == 32
-    paper = attack_config("paper", {"data_root": "/"})
+    assert quick.pretrain != "none"
+    paper = attack_config("paper", {"data_root": "/", "download": True})
     assert paper.model == "deeplabv3_resnet50" and paper.output_stride == 16
     assert paper.ns == (0, 10, 20, 50, 100, 200, 300, 500)
 

@@ -9,10 +9,11 @@ from typer.testing import CliRunner
 from chanpos.cli import app
 from chanpos.experiments.attack.study import study_cells, study_config
 
-TINY = ["--epochs", "1", "--train-samples", "16", "--val-samples", "6", "--ns", "0,2,8",
-        "--region-ns", "4", "--random-draws", "3", "--width", "4", "--image-size", "32,64",
-        "--examples", "0", "--batch-size", "8", "--seeds", "0,1", "--pretrain-samples", "64",
-        "--pretrain-epochs", "1", "--rank-where", "all", "--no-progress"]
+TINY = ["--max-epochs", "1", "--train-samples", "16", "--val-samples", "6", "--eval-samples",
+        "6", "--ns", "0,2,8", "--region-ns", "4", "--random-draws", "3", "--width", "4",
+        "--image-size", "32,64", "--examples", "0", "--batch-size", "8", "--seeds", "0,1",
+        "--pretrain-samples", "64", "--pretrain-val-samples", "16", "--pretrain-max-epochs",
+        "1", "--rank-where", "all", "--no-progress"]
 
 
 def test_study_has_a_pretraining_factor() -> None:
@@ -34,6 +35,10 @@ def test_study_compares_pretrained_and_scratch(tmp_path: Path) -> None:
     assert results["pretraining_pairs"] == [["pretrained", "scratch"]]
     report = (folder / "report.md").read_text()
     assert "## Does pretraining change the verdicts?" in report
+    for cell in results["cells"]:  # every cell's verdicts carry their checks
+        for claim in ("figure4", "figure6"):
+            assert [c["check"] for c in cell[claim]["checks"]] == ["converged", "sensitive"]
+            assert cell[claim]["verdict"] == "inconclusive"  # one epoch never plateaus
     for cell in ("pretrained", "scratch"):
         cell_doc = json.loads((folder / "cells" / cell / "results.json").read_text())
         assert len(cell_doc["models"]) == 2

@@ -16,7 +16,8 @@ from chanpos.cli import app
 
 # two cells, three epochs each: long enough to be interrupted inside the first cell
 TINY = ["--models", "gapnet,permutenet", "--paddings", "zeros", "--grid-sizes", "2",
-        "--tasks", "location", "--train-samples", "96", "--test-samples", "40", "--epochs", "3",
+        "--tasks", "location", "--location-train-samples", "96", "--val-samples", "16",
+        "--test-samples", "40", "--max-epochs", "3", "--patience", "10", "--seeds", "0",
         "--width", "4", "--batch-size", "16", "--bn-batches", "1", "--jobs", "1",
         "--accelerator", "cpu", "--no-progress"]
 
@@ -68,7 +69,8 @@ def uninterrupted(tmp_path_factory) -> Path:
 def test_sigkill_mid_cell_then_resume_gives_the_uninterrupted_rows(tmp_path: Path,
                                                                    uninterrupted: Path) -> None:
     proc = _cli(["table1", *TINY, "--out", str(tmp_path)])
-    ckpt = _wait_for("*/cells/location-k2-zeros-gapnet/checkpoints/last.ckpt", tmp_path, proc)
+    ckpt = _wait_for("*/cells/location-k2-zeros-gapnet-seed0/checkpoints/last.ckpt", tmp_path,
+                     proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
     folder = ckpt.parents[3]
@@ -88,6 +90,7 @@ def test_ctrl_c_keeps_the_folder_says_how_to_resume_and_resume_is_exact(
     assert proc.returncode == 130, err
     (folder,) = tmp_path.iterdir()
     assert err.strip().splitlines()[-1] == f"interrupted; resume with: chanpos table1 --resume {folder}"
+    assert not (folder / "run.lock").exists()  # the lock went with the process
     res = run(["table1", "--resume", str(folder), "--no-progress"])
     assert res.exit_code == 0, res.output
     assert "finished earlier" in res.output
@@ -114,18 +117,21 @@ def test_resume_rules(uninterrupted: Path) -> None:
     after = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()}
     assert after == before
     # an unfinished one: a flag that differs from the saved settings is a one-line error
+    before_rows = _rows(folder)
     (folder / "results.json").rename(folder / "results.json.bak")
     try:
-        res = run(["table1", "--resume", str(folder), "--epochs", "5", "--seed", "3"])
+        res = run(["table1", "--resume", str(folder), "--max-epochs", "5", "--seeds", "3"])
         assert res.exit_code == 2
         assert res.stderr.strip().splitlines() == [
-            f"error: --resume {folder}: --epochs, --seed differ from the saved configuration "
-            "(the saved one wins); drop the flag or start a new run"]
-        # the same values as saved, and display-only flags, are fine
-        res = run(["table1", "--resume", str(folder), "--epochs", "3", "--seed", "0",
-                   "--no-progress", "--workers", "0"])
+            f"error: --resume {folder}: --max-epochs, --seeds differ from the saved "
+            "configuration (the saved one wins); drop the flag or start a new run"]
+        res = run(["table1", "--resume", str(folder), "--profile", "paper"])
+        assert res.exit_code == 2 and "--profile differs from the saved" in res.stderr
+        # the same values as saved, and runtime-only flags (workers, progress), are fine
+        res = run(["table1", "--resume", str(folder), "--max-epochs", "3", "--seeds", "0",
+                   "--no-progress", "--workers", "1"])
         assert res.exit_code == 0, res.output
-        assert _rows(folder) == [{**r} for r in _rows(folder)]
+        assert _rows(folder) == before_rows  # rebuilt from the recorded rows, nothing retrained
     finally:
         (folder / "results.json.bak").unlink(missing_ok=True)
     # another command's folder, or no folder at all
@@ -139,15 +145,16 @@ def test_run_files_follow_the_umask(tmp_path: Path) -> None:
     code = ("import os, sys; os.umask(0o027); from chanpos.cli import main; "
             "sys.argv = ['chanpos', *sys.argv[1:]]; main()")
     args = ["table1", "--models", "gapnet", "--paddings", "zeros", "--grid-sizes", "2",
-            "--tasks", "location", "--train-samples", "16", "--test-samples", "8", "--epochs",
-            "1", "--width", "4", "--jobs", "1", "--no-progress", "--out", str(tmp_path)]
+            "--tasks", "location", "--location-train-samples", "16", "--val-samples", "8",
+            "--test-samples", "8", "--max-epochs", "1", "--seeds", "0", "--width", "4",
+            "--jobs", "1", "--no-progress", "--out", str(tmp_path)]
     proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, proc.stderr
     (folder,) = tmp_path.iterdir()
     files = [p for p in folder.rglob("*") if p.is_file()]
-    assert {"results.json", "report.md", "config.yaml", "table1.png", "model.pt",
-            "last.ckpt"} <= {p.name for p in files}
+    assert {"results.json", "report.md", "config.yaml", "table1.png", "model.pt"} <= {
+        p.name for p in files}
     for p in files:
         assert p.stat().st_mode & 0o777 == 0o640, p
 

@@ -58,8 +58,9 @@ def test_map_runs_reraises_a_worker_error() -> None:
 def test_table1_cells_in_two_processes_match_one_process(tmp_path: Path) -> None:
     """Each cell seeds itself: the same rows whether cells run side by side or in turn."""
     tiny = ["--grid-sizes", "2", "--paddings", "zeros,circular", "--tasks", "location",
-            "--models", "gapnet", "--train-samples", "48", "--test-samples", "20", "--epochs",
-            "1", "--width", "4", "--bn-batches", "1", "--no-progress", "--accelerator", "cpu"]
+            "--models", "gapnet", "--location-train-samples", "48", "--val-samples", "8",
+            "--test-samples", "20", "--max-epochs", "1", "--seeds", "0", "--width", "4",
+            "--bn-batches", "1", "--no-progress", "--accelerator", "cpu"]
     docs = []
     for jobs in ("1", "2"):
         out = tmp_path / jobs
@@ -76,5 +77,5 @@ def test_table1_cells_in_two_processes_match_one_process(tmp_path: Path) -> None
 def test_bad_jobs_is_one_line_exit_2(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["table2", "--jobs", "0", "--out", str(tmp_path)])
     assert res.exit_code == 2
-    assert res.stderr.strip().splitlines() == ["error: --jobs must be >= 1 (or auto), got 0"]
+    assert res.stderr.strip().splitlines() == ["error: --jobs must be a whole number >= 1, got 0"]
     assert not list(tmp_path.iterdir())

@@ -20,11 +20,14 @@ def test_smoke_reproduce_reports_every_claim(tmp_path: Path) -> None:
     assert claims == ["table1.location", "table1.object", "table2.consistency",
                       "table2.vs_equal_compute", "figure4", "figure6"]
     for v in doc["verdicts"]:
-        assert v["verdict"] in ("reproduced", "contradicted", "inconclusive")
+        assert v["verdict"] == "inconclusive"  # smoke budgets never plateau
+        assert v["checks"] and not all(c["passed"] for c in v["checks"])
     report = (folder / "report.md").read_text()
     assert report.index("## Verdicts") < report.index("## Table 1")
     assert (folder / "verdicts.png").stat().st_size > 1000
     for name in ("table1", "table2", "attack"):
         assert (folder / name / "results.json").is_file()
+    assert not list(folder.rglob("last.ckpt")) and doc["folder_bytes"] > 0
+    assert "run folder " in report and " MB" in report
     res = CliRunner().invoke(app, ["reproduce", "--resume", str(folder)])
     assert res.exit_code == 0 and "already finished" in res.output

@@ -12,8 +12,9 @@ from typer.testing import CliRunner
 
 from chanpos.cli import app
 
-TINY = ["--train-samples", "48", "--test-samples", "20", "--epochs", "1", "--width", "4",
-        "--bn-batches", "1", "--no-progress"]
+TINY = ["--location-train-samples", "48", "--object-train-samples", "48", "--val-samples",
+        "16", "--test-samples", "20", "--max-epochs", "1", "--width", "4", "--bn-batches", "1",
+        "--seeds", "0,1", "--no-progress"]
 
 
 def run(args: list[str]):
@@ -21,16 +22,18 @@ def run(args: list[str]):
 
 
 def test_table1_tiny_run_writes_a_valid_run_folder(tmp_path: Path) -> None:
-    res = run(["table1", "--grid-sizes", "2", "--paddings", "zeros,circular", "--tasks",
-               "location,object", *TINY, "--out", str(tmp_path)])
+    res = run(["table1", "--grid-sizes", "2", "--paddings", "zeros,circular", "--object-paddings",
+               "zeros", "--object-grid-sizes", "2", "--tasks", "location,object", *TINY,
+               "--out", str(tmp_path)])
     assert res.exit_code == 0, res.output
     (folder,) = tmp_path.iterdir()
     doc = json.loads((folder / "results.json").read_text())
     assert doc["experiment"] == "table1" and doc["profile"] == "quick"
-    # location: 2 paddings x 2 models; object: the profile's zeros only x 2 models
-    assert len(doc["rows"]) == 6
+    # location: 2 paddings x 2 models; object: zeros x 2 models; each for 2 seeds
+    assert len(doc["rows"]) == 12
     keys = {"model", "padding", "grid_size", "task", "accuracy_pct", "chance_pct", "epochs",
-            "train_samples", "seconds", "seed", "lr", "correct"}
+            "max_epochs", "plateaued", "val_history", "train_samples", "val_samples", "seconds",
+            "seed", "lr", "correct"}
     for row in doc["rows"]:
         assert set(row) == keys
         assert len(row["correct"]) == 20 and set(row["correct"]) <= {"0", "1"}
@@ -39,8 +42,11 @@ def test_table1_tiny_run_writes_a_valid_run_folder(tmp_path: Path) -> None:
     assert claims == ["table1.location", "table1.object"]
     for v in doc["verdicts"]:
         assert set(v) == {"claim", "statement", "effect", "ci95", "unit", "n", "replicate",
-                          "min_effect", "verdict"}
-        assert v["n"] == 20 and v["replicate"] == "test canvas"
+                          "min_effect", "verdict", "checks", "planning"}
+        assert v["n"] == 2 and v["replicate"] == "training seed"
+        # one epoch cannot reach a plateau: the verdict is never decided
+        assert v["verdict"] == "inconclusive" and v["checks"][0]["check"] == "converged"
+        assert not v["checks"][0]["passed"] and "raise --max-epochs" in v["checks"][0]["detail"]
     report = (folder / "report.md").read_text()
     assert report.index("## Verdicts") < report.index("## Location task")
     assert {r["chance_pct"] for r in doc["rows"] if r["task"] == "location"} == {25.0}
@@ -49,6 +55,7 @@ def test_table1_tiny_run_writes_a_valid_run_folder(tmp_path: Path) -> None:
     assert (folder / "config.yaml").is_file()
     assert list(folder.glob("cells/*/model.pt"))
     assert "| 2x2 | zeros |" in res.output
+    assert (folder / "validation_curves.png").stat().st_size > 1000
 
 
 
@@ -64,6 +71,7 @@ def test_table1_tiny_run_writes_a_valid_run_folder(tmp_path: Path) -> None:
         (["--tasks", "colour"], "unknown task 'colour'"),
         (["--source", "cifar10"], "needs --data-root"),
         (["--source", "cifar10", "--data-root", "EMPTY"], "not found; point --data-root"),
+        (["--object-patience", "1"], "--object-patience must be a whole number >= 2"),
         (["--paddings", "valid", "--grid-sizes", "3"], "padding 'valid' shrinks feature maps"),
         (["--profile", "huge"], "unknown profile 'huge'"),
         (["--precision", "8-bit"], "unknown precision '8-bit'"),
@@ -95,7 +103,7 @@ def test_two_process_cpu_ddp_gives_one_results_json(tmp_path: Path) -> None:
     results = list(tmp_path.rglob("results.json"))
     assert len(results) == 1
     doc = json.loads(results[0].read_text())
-    assert len(doc["rows"]) == 2 and doc["config"]["trainer"]["devices"] == "2"
+    assert len(doc["rows"]) == 4 and doc["config"]["devices"] == "2"
 
 
 @pytest.mark.slow
@@ -109,8 +117,8 @@ def test_torchrun_two_cpu_processes_give_one_results_json(tmp_path: Path) -> Non
     results = list(tmp_path.rglob("results.json"))
     assert len(results) == 1
     doc = json.loads(results[0].read_text())
-    assert doc["config"]["trainer"]["devices"] == "2"
-    assert doc["config"]["trainer"]["strategy"] == "ddp"
+    assert doc["config"]["devices"] == "2"
+    assert doc["config"]["strategy"] == "ddp"
 
 
 @pytest.mark.slow
@@ -118,14 +126,15 @@ def test_compile_trains_through_inductor_and_saves_plain_keys(tmp_path: Path) ->
     """--compile: the compiled module computes what the eager one does, and model.pt loads."""
     from chanpos.models import create_model, load_model_checkpoint
 
-    net = create_model("gapnet", num_outputs=4, width=4).eval()
+    net = create_model("gapnet", num_classes=4, width=4).eval()
     x = torch.randn(2, 3, 64, 64)
     eager = net(x)
     compiled = torch.compile(net)
     assert torch.allclose(compiled(x), eager, atol=1e-5)
     tiny = ["--models", "gapnet", "--paddings", "zeros", "--grid-sizes", "2", "--tasks",
-            "location", "--train-samples", "48", "--test-samples", "20", "--epochs", "1",
-            "--width", "4", "--jobs", "1", "--no-progress", "--accelerator", "cpu", "--compile"]
+            "location", "--location-train-samples", "48", "--val-samples", "8",
+            "--test-samples", "20", "--max-epochs", "1", "--seeds", "0", "--width", "4",
+            "--jobs", "1", "--no-progress", "--accelerator", "cpu", "--compile"]
     res = run(["table1", *tiny, "--out", str(tmp_path)])
     assert res.exit_code == 0, res.output
     (ckpt,) = tmp_path.glob("*/cells/*/model.pt")

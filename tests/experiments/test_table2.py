@@ -17,10 +17,11 @@ from chanpos.experiments.table2 import (
 )
 from chanpos.models import create_model, save_model_checkpoint
 
-TINY = ["--train-samples", "64", "--test-samples", "40", "--epochs", "1", "--width", "4",
-        "--batch-size", "32", "--pairs", "1", "--bn-batches", "1", "--no-progress"]
+TINY = ["--train-samples", "64", "--val-samples", "16", "--test-samples", "40",
+        "--max-epochs", "1", "--width", "4", "--batch-size", "32", "--pairs", "1",
+        "--bn-batches", "1", "--no-progress"]
 ROW_KEYS = {"method", "source", "seed", "top1_pct", "consistency_pct", "max_shift",
-            "shift_mode", "lambda", "epochs", "seconds"}
+            "shift_mode", "lam", "epochs", "max_epochs", "plateaued", "val_history", "seconds"}
 
 
 def run(args: list[str]):
@@ -28,7 +29,7 @@ def run(args: list[str]):
 
 
 def test_table2_tiny_run_writes_a_valid_run_folder_and_checkpoints_evaluate(tmp_path: Path) -> None:
-    res = run(["table2", "--seeds", "0,1", "--source", "shapes-hard", "--max-shift", "4", "--methods",
+    res = run(["table2", "--seeds", "0,1", "--sources", "shapes-hard", "--max-shift", "4", "--methods",
                "baseline,augshift,blurpool,blurpool+augshift,baseline-2x", *TINY,
                "--out", str(tmp_path)])
     assert res.exit_code == 0, res.output
@@ -42,11 +43,16 @@ def test_table2_tiny_run_writes_a_valid_run_folder_and_checkpoints_evaluate(tmp_
         assert set(row) == ROW_KEYS
         assert 0 <= row["top1_pct"] <= 100 and 0 <= row["consistency_pct"] <= 100
         assert row["max_shift"] == 4 and row["shift_mode"] == "zeros"
-        assert row["lambda"] == (1.0 if "augshift" in row["method"] else None)
-        assert row["epochs"] == (2 if row["method"] == "baseline-2x" else 1)
+        assert row["lam"] == (1.0 if "augshift" in row["method"] else None)
+        assert row["epochs"] == 1 and row["max_epochs"] == 1 and not row["plateaued"]
+        assert len(row["val_history"]) == 1
     assert [s["method"] for s in doc["summary"]] == methods
     assert [(v["claim"], v["n"], v["replicate"]) for v in doc["verdicts"]] == [
         ("table2.consistency", 2, "training seed"), ("table2.vs_equal_compute", 2, "training seed")]
+    # one epoch cannot reach a plateau: never a decided verdict
+    for v in doc["verdicts"]:
+        assert v["verdict"] == "inconclusive" and not v["checks"][0]["passed"]
+        assert [c["check"] for c in v["checks"]] == ["converged", "below_ceiling"]
     assert doc["shift_protocol"]["max_shift"] == 4 and doc["shift_protocol"]["pairs"] == 1
     report = (folder / "report.md").read_text()
     assert report.startswith("# Table 2") and report.index("## Verdicts") < report.index(
@@ -55,7 +61,8 @@ def test_table2_tiny_run_writes_a_valid_run_folder_and_checkpoints_evaluate(tmp_
     assert "| cifar10 | paper (ResNet-18) | 90.8 | 94.8 | +4.0 |" in report
     assert "| shapes-hard | ours (2 seeds) |" in report
     assert (folder / "table2.png").stat().st_size > 1000
-    assert "| baseline-2x | 2 |" in res.output
+    assert "| baseline-2x | 1! 1! |" in res.output
+    assert (folder / "validation_curves.png").stat().st_size > 1000
 
     # the saved model re-evaluates to exactly the row's numbers (same protocol and test set)
     ckpt = folder / "cells" / "shapes-hard-blurpool_augshift-seed1" / "model.pt"
@@ -75,12 +82,12 @@ def test_table2_tiny_run_writes_a_valid_run_folder_and_checkpoints_evaluate(tmp_
         (["--max-shift", "-1"], "--max-shift must be a whole number >= 0"),
         (["--methods", "baseline,mixup"], "unknown method 'mixup'"),
         (["--shift-mode", "wrap"], "unknown shift mode 'wrap'"),
-        (["--lambda", "-0.5"], "--lambda must be a finite number >= 0"),
-        (["--lambda", "nan"], "--lambda must be a finite number >= 0"),
+        (["--lam", "-0.5"], "--lam must be a finite number >= 0"),
+        (["--lam", "nan"], "--lam must be a finite number >= 0"),
         (["--lr", "inf"], "--lr must be a finite number > 0"),
         (["--max-shift", "40", "--shift-mode", "reflect"], "too large"),
-        (["--source", "colour"], "unknown source 'colour'"),
-        (["--source", "cifar100"], "needs --data-root"),
+        (["--sources", "colour"], "unknown source 'colour'"),
+        (["--sources", "cifar100"], "needs --data-root"),
         (["--seeds", "0,0"], "duplicates"),
         (["--profile", "huge"], "unknown profile 'huge'"),
     ],
@@ -98,13 +105,13 @@ def test_bad_input_is_one_line_exit_2_and_no_run_folder(
 
 def test_consistency_refuses_other_architectures_and_junk(tmp_path: Path) -> None:
     gap = tmp_path / "gapnet.pt"
-    save_model_checkpoint(create_model("gapnet", num_outputs=10, width=4),
-                          {"name": "gapnet", "kwargs": {"num_outputs": 10, "width": 4}}, gap)
+    save_model_checkpoint(create_model("gapnet", num_classes=10, width=4),
+                          {"name": "gapnet", "kwargs": {"num_classes": 10, "width": 4}}, gap)
     junk = tmp_path / "junk.pt"
     junk.write_text("junk\n")
     wrong_classes = tmp_path / "c3.pt"
-    save_model_checkpoint(create_model("classifier", num_outputs=3, width=4),
-                          {"name": "classifier", "kwargs": {"num_outputs": 3, "width": 4}},
+    save_model_checkpoint(create_model("classifier", num_classes=3, width=4),
+                          {"name": "classifier", "kwargs": {"num_classes": 3, "width": 4}},
                           wrong_classes)
     for path, message in ((gap, "holds a 'gapnet' model"),
                           (junk, "not a loadable PyTorch checkpoint"),
@@ -116,13 +123,14 @@ def test_consistency_refuses_other_architectures_and_junk(tmp_path: Path) -> Non
         assert message in err and len(err.splitlines()) == 1
     res = run(["consistency", "--checkpoint", str(wrong_classes), "--max-shift", "-2",
                "--out", str(tmp_path / "c")])
-    assert res.exit_code == 2 and "max shift must be" in res.stderr
+    assert res.exit_code == 2 and "--max-shift must be a whole number >= 0" in res.stderr
     assert not (tmp_path / "c").exists() or not any((tmp_path / "c").iterdir())
 
 
-def _row(method: str, seed: int, top1: float, cons: float) -> Table2Row:
+def _row(method: str, seed: int, top1: float, cons: float, plateaued: bool = True) -> Table2Row:
     return Table2Row(method=method, source="s", seed=seed, top1_pct=top1, consistency_pct=cons,
-                     max_shift=4, shift_mode="zeros", lam=None, epochs=1, seconds=1.0)
+                     max_shift=4, shift_mode="zeros", lam=None, epochs=5, max_epochs=9,
+                     plateaued=plateaued, val_history=(1.0,) * 5, seconds=1.0)
 
 
 def test_summary_paired_differences_and_verdicts_by_hand() -> None:
@@ -137,7 +145,8 @@ def test_summary_paired_differences_and_verdicts_by_hand() -> None:
     # paired by seed: seed 2 has no baseline-2x, so it is left out of that comparison
     assert paired(rows, "s", "augshift", "baseline", "consistency_pct") == [6.0, 5.0, 7.0]
     assert paired(rows, "s", "augshift", "baseline-2x", "consistency_pct") == [-4.0, -1.0]
-    cons, equal = table2_verdicts(rows)
+    cfg = table2_config("quick")
+    cons, equal = table2_verdicts(rows, cfg)
     # mean 6, sd 1, n 3: t(0.975, 2) = 4.302653 -> half width 4.302653 / sqrt(3) = 2.4841
     assert cons.claim == "table2.consistency" and cons.effect == 6.0 and cons.n == 3
     assert cons.ci95 == pytest.approx((6 - 2.4841, 6 + 2.4841), abs=1e-3)
@@ -145,10 +154,19 @@ def test_summary_paired_differences_and_verdicts_by_hand() -> None:
     # mean -2.5, sd 2.1213, n 2: t(0.975, 1) = 12.7062 -> half width 19.059
     assert equal.claim == "table2.vs_equal_compute" and equal.verdict == "inconclusive"
     assert equal.ci95 == pytest.approx((-2.5 - 19.0593, -2.5 + 19.0593), abs=1e-3)
+    assert [c.passed for c in cons.checks] == [True, True]
+    # a model that did not plateau, or a baseline at the ceiling, leaves the claim open
+    stuck = [_row(r.method, r.seed, r.top1_pct, r.consistency_pct, r.seed != 1) for r in rows]
+    assert table2_verdicts(stuck, cfg)[0].verdict == "inconclusive"
+    high = [_row(r.method, r.seed, r.top1_pct, r.consistency_pct + (15 if r.method == "baseline"
+                                                                     else 20)) for r in rows]
+    v = table2_verdicts(high, cfg)[0]
+    assert v.verdict == "inconclusive" and not v.checks[1].passed
+    assert "96.00 % (mean of 3 seeds) against the 95 % ceiling" in v.checks[1].detail
 
 
 def test_config_overrides_and_profiles() -> None:
-    cfg = table2_config("quick", {"lam": 0.0, "methods": ["augshift"], "seeds": [3]})
+    cfg = table2_config("quick", {"lam": 0.0, "methods": ("augshift",), "seeds": (3,)})
     assert cfg.lam == 0.0 and cfg.methods == ("augshift",) and cfg.cells() == [
         (cfg.sources[0], "augshift", 3)]
     quick = table2_config("quick")
@@ -156,7 +174,6 @@ def test_config_overrides_and_profiles() -> None:
     assert quick.methods == ("baseline", "augshift", "baseline-2x")
     paper = table2_config("paper")
     assert set(paper.sources) == {"cifar10", "cifar100"} and paper.width == 64
-    assert torch.tensor(paper.epochs_of("baseline-2x")) == 2 * paper.epochs
 
 
 def _image_folder(root: Path, per_class: int = 3) -> None:
@@ -179,13 +196,14 @@ def test_imagenet_folder_source_streams_uint8_crops_and_runs_table2(tmp_path: Pa
     x, y, cell = images.dataset[4]
     assert x.shape == (3, 32, 32) and x.dtype == torch.uint8 and int(y) == 1 and int(cell) == 0
     assert images.num_classes == 2 and len(images) == 6 and len(images.subset(2)) == 2
-    res = run(["table2", "--source", "imagenet", "--data-root", str(tmp_path / "inet"),
-               "--methods", "baseline", "--seeds", "0", *TINY, "--out", str(tmp_path / "runs")])
+    res = run(["table2", "--sources", "imagenet", "--data-root", str(tmp_path / "inet"),
+               "--methods", "baseline", "--seeds", "0", *TINY, "--val-samples", "2",
+               "--out", str(tmp_path / "runs")])
     assert res.exit_code == 0, res.output
     doc = json.loads(next((tmp_path / "runs").rglob("results.json")).read_text())
     assert doc["rows"][0]["source"] == "imagenet"
     assert "torchvision resnet18" in next((tmp_path / "runs").rglob("report.md")).read_text()
-    res = run(["table2", "--source", "imagenet", "--data-root", str(tmp_path / "nope"), *TINY,
+    res = run(["table2", "--sources", "imagenet", "--data-root", str(tmp_path / "nope"), *TINY,
                "--out", str(tmp_path / "runs2")])
     assert res.exit_code == 2 and "nope does not exist" in res.stderr
     assert not (tmp_path / "runs2").exists()

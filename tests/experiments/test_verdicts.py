@@ -40,7 +40,7 @@ def test_judge_keys_and_consistency_with_its_own_interval() -> None:
     v = judge(claim, [3.0, 4.0, 5.0], "seed")
     d = v.as_dict()
     assert set(d) == {"claim", "statement", "effect", "ci95", "unit", "n", "replicate",
-                       "min_effect", "verdict"}
+                       "min_effect", "verdict", "checks", "planning"}
     assert d["n"] == 3 and d["replicate"] == "seed" and d["effect"] == 4.0
     assert d["verdict"] == decide(*d["ci95"], d["min_effect"]) == "reproduced"
     assert json.loads(json.dumps(d)) == d
@@ -54,3 +54,32 @@ def test_every_claim_of_the_issue_is_defined_with_a_positive_min_effect() -> Non
                            "table2.vs_equal_compute", "figure4", "figure6"}
     for c in CLAIMS.values():
         assert c.min_effect > 0 and c.min_effect_reason and c.statement and c.paper
+
+
+@pytest.mark.parametrize("effects", [[3.0, 4.0, 5.0], [-0.5, 0.0, 0.2, 0.1]])
+def test_a_failed_check_makes_any_verdict_inconclusive_with_a_planning_estimate(effects) -> None:
+    """Each failing case: what would be reproduced or contradicted is inconclusive."""
+    from chanpos.experiments.verdicts import Check
+
+    claim = Claim("x.y", "s", "p", "points", 2.0, "why")
+    decided = judge(claim, effects, "seed", [Check("converged", True, "ok")])
+    assert decided.verdict in ("reproduced", "contradicted") and decided.planning is None
+    for failed in (Check("converged", False, "2 of 4 models still improving"),
+                   Check("sensitive", False, "the control moved mIoU by 0.1")):
+        v = judge(claim, effects, "seed", [Check("converged", True, "ok"), failed])
+        assert v.verdict == "inconclusive"
+        assert v.planning.startswith("planning estimate: first pass " + failed.check)
+        assert [c.check for c in v.failed_checks] == [failed.check]
+        assert v.as_dict()["checks"][1] == {"check": failed.check, "passed": False,
+                                             "detail": failed.detail}
+
+
+def test_replicates_to_decide_by_hand() -> None:
+    from chanpos.experiments.verdicts import replicates_to_decide
+
+    # mean 1, sd 1: reproduced needs t(0.975, n-1) / sqrt(n) < 1 -> n = 7 (2.447/2.646 = 0.925;
+    # n = 6: 2.571/2.449 = 1.05; min_effect = the mean: contradicting it is out of reach)
+    assert replicates_to_decide([0.0, 1.0, 2.0], 1.0) == (7, "reproduced")
+    # mean 0, sd 1, min_effect 1: contradicted needs the same margin
+    assert replicates_to_decide([-1.0, 0.0, 1.0], 1.0) == (7, "contradicted")
+    assert replicates_to_decide([1.0], 1.0) is None

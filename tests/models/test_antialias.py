@@ -42,7 +42,7 @@ def test_antialiasing_keeps_shapes_and_replaces_strided_steps(backbone: str, siz
 
 
 def test_blurpool_classifier_is_a_registry_option_and_round_trips(tmp_path: Path) -> None:
-    spec = {"name": "classifier", "kwargs": {"num_outputs": 5, "width": 4, "antialias": 3}}
+    spec = {"name": "classifier", "kwargs": {"num_classes": 5, "width": 4, "antialias": 3}}
     model = create_model(spec["name"], **spec["kwargs"]).eval()
     assert _blurs(model) == 7 and _blurs(create_model("classifier", width=4)) == 0
     path = save_model_checkpoint(model, spec, tmp_path / "m.pt")

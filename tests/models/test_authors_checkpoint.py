@@ -271,15 +271,16 @@ def test_paper_attack_runs_on_the_authors_checkpoint_and_a_cityscapes_folder(
     from chanpos.cli import app
 
     root = tmp_path / "cityscapes"
-    for i, city in enumerate(("aachen", "bonn", "koeln")):  # torchvision's Cityscapes layout
-        (root / "leftImg8bit" / "val" / city).mkdir(parents=True)
-        (root / "gtFine" / "val" / city).mkdir(parents=True)
-        stem = f"{city}_000000_{i:06d}"
-        write_png(torch.randint(0, 256, (3, 64, 128), dtype=torch.uint8),
-                  str(root / "leftImg8bit" / "val" / city / f"{stem}_leftImg8bit.png"))
-        ids = torch.tensor([7, 26, 24, 8], dtype=torch.uint8).repeat_interleave(32)[None]
-        write_png(ids.expand(64, 128)[None].contiguous(),
-                  str(root / "gtFine" / "val" / city / f"{stem}_gtFine_labelIds.png"))
+    for split, cities in (("val", ("aachen", "bonn", "koeln")), ("train", ("jena",))):
+        for i, city in enumerate(cities):  # torchvision's Cityscapes layout
+            (root / "leftImg8bit" / split / city).mkdir(parents=True)
+            (root / "gtFine" / split / city).mkdir(parents=True)
+            stem = f"{city}_000000_{i:06d}"
+            write_png(torch.randint(0, 256, (3, 64, 128), dtype=torch.uint8),
+                      str(root / "leftImg8bit" / split / city / f"{stem}_leftImg8bit.png"))
+            ids = torch.tensor([7, 26, 24, 8], dtype=torch.uint8).repeat_interleave(32)[None]
+            write_png(ids.expand(64, 128)[None].contiguous(),
+                      str(root / "gtFine" / split / city / f"{stem}_gtFine_labelIds.png"))
     torch.manual_seed(0)
     model = create_model("deeplabv3_resnet50", num_classes=19)
     path = tmp_path / "best_deeplabv3_resnet50_cityscapes_os16.pth"
@@ -287,7 +288,7 @@ def test_paper_attack_runs_on_the_authors_checkpoint_and_a_cityscapes_folder(
     res = CliRunner().invoke(app, [
         "attack", "--profile", "paper", "--checkpoint", str(path), "--data-root", str(root),
         "--ns", "0,10,100", "--region-ns", "100", "--random-draws", "2", "--examples", "0",
-        "--no-progress", "--out", str(tmp_path / "runs")])
+        "--val-samples", "1", "--no-progress", "--out", str(tmp_path / "runs")])
     assert res.exit_code == 0, res.output
     doc = json.loads(next((tmp_path / "runs").glob("attack-*/results.json")).read_text())
     assert doc["num_channels"] == 2048 and doc["model"]["name"] == "deeplabv3_resnet50"

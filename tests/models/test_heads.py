@@ -7,7 +7,7 @@ from chanpos.models import create_model, list_models, register_model
 
 def test_gapnet_circular_logits_do_not_depend_on_the_cell() -> None:
     """Claim 1's physical check: circular padding + stride-multiple shifts = equivariance."""
-    model = create_model("gapnet", num_outputs=9, width=8, padding="circular").eval()
+    model = create_model("gapnet", num_classes=9, width=8, padding="circular").eval()
     tile = torch.randn(1, 3, 32, 32)
     canvases = place_in_grid(tile.expand(9, -1, -1, -1), torch.arange(9), 3)
     with torch.no_grad():
@@ -16,7 +16,7 @@ def test_gapnet_circular_logits_do_not_depend_on_the_cell() -> None:
 
 
 def test_gapnet_zero_padding_logits_depend_on_the_cell() -> None:
-    model = create_model("gapnet", num_outputs=9, width=8, padding="zeros").eval()
+    model = create_model("gapnet", num_classes=9, width=8, padding="zeros").eval()
     tile = torch.randn(1, 3, 32, 32)
     canvases = place_in_grid(tile.expand(9, -1, -1, -1), torch.arange(9), 3)
     with torch.no_grad():
@@ -25,11 +25,11 @@ def test_gapnet_zero_padding_logits_depend_on_the_cell() -> None:
 
 
 def test_permutenet_permutes_every_forward_but_pools_the_same() -> None:
-    model = create_model("permutenet", num_outputs=5, width=8).eval()
+    model = create_model("permutenet", num_classes=5, width=8).eval()
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         a, b = model(x), model(x)
-        za, zb = model.pooled(x), model.pooled(x)
+        za, zb = model.encode(x), model.encode(x)
     assert not torch.allclose(a, b)
     assert torch.equal(za, zb)
 
@@ -45,7 +45,7 @@ def test_registry_lists_and_refuses_duplicates() -> None:
 
 def test_width_scales_channels_and_torchvision_backbone_works() -> None:
     assert create_model("gapnet", width=16).backbone.out_channels == 128
-    m = create_model("classifier", backbone="resnet50", num_outputs=3).eval()
+    m = create_model("classifier", backbone="resnet50", num_classes=3).eval()
     with torch.no_grad():
         assert m(torch.randn(1, 3, 64, 64)).shape == (1, 3)
     assert m.backbone.out_channels == 2048

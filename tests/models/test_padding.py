@@ -12,7 +12,7 @@ SHAPE_MODES = [m for m in PADDING_MODES if m != "valid"]
 
 @pytest.mark.parametrize("mode", SHAPE_MODES)
 def test_set_padding_keeps_shapes_paper_resnet(mode: str) -> None:
-    model = create_model("gapnet", num_outputs=9, width=4)
+    model = create_model("gapnet", num_classes=9, width=4)
     ref = model.backbone(torch.randn(2, 3, 96, 96)).shape
     set_padding(model, mode).eval()
     assert model.backbone(torch.randn(2, 3, 96, 96)).shape == ref
@@ -81,7 +81,7 @@ def test_none_padding_resizes_then_convolves_unpadded() -> None:
 
 
 def test_valid_padding_shrinks_and_explains_when_too_small() -> None:
-    model = create_model("gapnet", num_outputs=4, width=4, padding="valid").eval()
+    model = create_model("gapnet", num_classes=4, width=4, padding="valid").eval()
     assert model(torch.randn(1, 3, 320, 320)).shape == (1, 4)
     with pytest.raises(ValueError, match="padding 'valid' shrank a feature map"):
         model(torch.randn(1, 3, 96, 96))

@@ -11,7 +11,7 @@ from chanpos.models import (
     padding_of,
     save_model_checkpoint,
 )
-from chanpos.probes.channels import head_channels
+from chanpos.probes.ablation import head_channels
 
 
 @pytest.mark.parametrize("stride", [16, 8])
@@ -94,8 +94,8 @@ def test_key_map_handles_dataparallel_and_mismatches(tmp_path: Path) -> None:
         "num_classes": 6, "width": 4, "head_channels": 8}}, tmp_path / "model.pt")
     again, spec = load_segmentation_checkpoint(own)
     assert spec["kwargs"]["width"] == 4
-    gap = save_model_checkpoint(create_model("gapnet", num_outputs=4, width=4),
-                                {"name": "gapnet", "kwargs": {"num_outputs": 4, "width": 4}},
+    gap = save_model_checkpoint(create_model("gapnet", num_classes=4, width=4),
+                                {"name": "gapnet", "kwargs": {"num_classes": 4, "width": 4}},
                                 tmp_path / "gap.pt")
     with pytest.raises(ChanposError, match="not a segmentation model"):
         load_segmentation_checkpoint(gap)

@@ -4,14 +4,8 @@ from torch import nn
 
 from chanpos.errors import ChanposError
 from chanpos.models import create_model
-from chanpos.probes.channels import (
-    SegmentationParts,
-    ablate_channels,
-    attack_confusions,
-    predict_labels,
-    rank_position_channels,
-    resolve_layer,
-)
+from chanpos.probes.ablation import SegmentationParts, ablate_channels, attack_confusions, predict_labels
+from chanpos.probes.channels import rank_position_channels, resolve_layer
 from chanpos.probes.segmentation import ZONES, region_confusion, zone_confusions
 
 

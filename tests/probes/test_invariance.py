@@ -53,13 +53,13 @@ def test_consistency_matches_a_hand_computed_planted_example() -> None:
 
 def test_circular_gap_model_is_exactly_consistent_and_zero_padding_is_not() -> None:
     torch.manual_seed(0)
-    circ = create_model("classifier", num_outputs=10, width=4, padding="circular").eval()
+    circ = create_model("classifier", num_classes=10, width=4, padding="circular").eval()
     # shifts by multiples of the total stride (16) keep a circular net exactly invariant
     x = torch.randn(32, 3, 32, 32)
     shifts = 16 * torch.randint(-1, 2, (32, 2))
     with torch.no_grad():
         assert torch.allclose(circ(translate(x, shifts, "circular")), circ(x), atol=1e-4)
-    zero = create_model("classifier", num_outputs=10, width=4, padding="zeros").eval()
+    zero = create_model("classifier", num_classes=10, width=4, padding="zeros").eval()
     r = shift_consistency(zero, [(x, torch.zeros(32, dtype=torch.long))], 4, "zeros", pairs=4)
     assert r["consistency_pct"] < 100.0
 
@@ -71,7 +71,7 @@ def test_prediction_agreement_by_hand() -> None:
 
 
 def test_consistency_is_deterministic_given_the_seed_and_restores_train_mode() -> None:
-    model = create_model("classifier", num_outputs=10, width=4).train()
+    model = create_model("classifier", num_classes=10, width=4).train()
     loader = [(torch.randn(16, 3, 32, 32), torch.randint(0, 10, (16,)))]
     a = shift_consistency(model, loader, 4, "zeros", pairs=2, seed=3)
     b = shift_consistency(model, loader, 4, "zeros", pairs=2, seed=3)

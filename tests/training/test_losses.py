@@ -42,7 +42,7 @@ def test_lambda_zero_leaves_only_the_two_cross_entropies() -> None:
 
 
 def test_augshift_mse_is_zero_for_identical_views() -> None:
-    model = create_model("classifier", num_outputs=4, width=4).eval()
+    model = create_model("classifier", num_classes=4, width=4).eval()
     x = torch.randn(3, 3, 32, 32)
     y = torch.tensor([0, 1, 3])
     parts, logits = AugShiftLoss(5.0).from_model(model.encode, model.classify, x, x, y)

@@ -54,7 +54,7 @@ def _loader(shuffle: bool = True) -> DataLoader:
 
 def _fit(root: Path, epochs: int) -> ClassifierSystem:
     system = _system()
-    fit(system, _loader(), epochs=epochs, options=OPTIONS, root_dir=root, bn_batches=2)
+    fit(system, _loader(), max_epochs=epochs, options=OPTIONS, root_dir=root, bn_batches=2)
     return system
 
 
@@ -132,7 +132,7 @@ def test_resume_restores_weights_and_optimizer_state_exactly(tmp_path: Path) -> 
     def run(root: Path, epochs: int) -> ClassifierSystem:
         torch.manual_seed(123)
         system = ClassifierSystem(_Plain(), num_classes=3)
-        fit(system, _loader(shuffle=False), epochs=epochs, options=OPTIONS, root_dir=root,
+        fit(system, _loader(shuffle=False), max_epochs=epochs, options=OPTIONS, root_dir=root,
             bn_batches=2)
         return system
 
@@ -148,7 +148,7 @@ def test_resume_restores_weights_and_optimizer_state_exactly(tmp_path: Path) -> 
 def test_runs_with_different_seeds_end_with_different_weights(tmp_path: Path) -> None:
     a = _fit(tmp_path / "a", 1)
     system = _system()
-    fit(system, _loader(), epochs=1, options=TrainerOptions(accelerator="cpu", progress=False, seed=4),
+    fit(system, _loader(), max_epochs=1, options=TrainerOptions(accelerator="cpu", progress=False, seed=4),
         root_dir=tmp_path / "b", bn_batches=2)
     assert torch.equal(_system().model.conv.weight, _system().model.conv.weight)  # same start
     assert not torch.equal(a.model.conv.weight, system.model.conv.weight)
@@ -179,7 +179,7 @@ def test_predict_returns_predictions_and_targets_for_every_sample_in_order() -> 
 
 def test_predict_is_repeatable_for_a_model_that_draws_random_numbers_in_eval() -> None:
     torch.manual_seed(0)
-    model = create_model("permutenet", num_outputs=4, width=4)
+    model = create_model("permutenet", num_classes=4, width=4)
     g = torch.Generator().manual_seed(1)
     batches = [(torch.randn(8, 3, 16, 16, generator=g), torch.randint(0, 4, (8,), generator=g))
                for _ in range(3)]
@@ -196,3 +196,84 @@ def test_predict_is_repeatable_for_a_model_that_draws_random_numbers_in_eval() -
     second = run()
     assert first.shape == (24,) and torch.equal(first, second)
     assert not torch.equal(first, run(seed=6))  # the permutations do change the predictions
+
+
+def test_window_gain_is_the_theil_sen_rise_across_the_window() -> None:
+    from chanpos.training.callbacks import window_gain
+
+    assert window_gain([1.0, 2.0, 3.0, 4.0]) == pytest.approx(3.0)   # slope 1 over 3 steps
+    assert window_gain([5.0, 5.0, 5.0]) == 0.0
+    # pairwise slopes 10, 0, 10/3, -10, 0, 10 -> median (0 + 10/3) / 2, times 3 steps
+    assert window_gain([0.0, 10.0, 0.0, 10.0]) == pytest.approx(5.0)
+    # one collapsed epoch at the end does not flatten a climbing curve (least squares would)
+    assert window_gain([50.0, 52.0, 54.0, 56.0, 58.0, 30.0]) == pytest.approx(10.0)
+    assert window_gain([7.0]) == 0.0
+
+
+class _Scripted:
+    """A stand-in trainer whose validation metric follows a script."""
+
+    def __init__(self, values: list[float], lr: float = 1.0) -> None:
+        self.values, self.sanity_checking, self.should_stop = list(values), False, False
+        self.optimizers = [torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=lr)]
+        self.callback_metrics: dict[str, torch.Tensor] = {}
+
+    def epoch(self, stopper) -> None:
+        self.callback_metrics["val_metric"] = torch.tensor(self.values.pop(0))
+        stopper.on_validation_end(self, None)
+
+
+def _run_rule(values: list[float], **rule) -> tuple[object, _Scripted, int]:
+    from chanpos.training.callbacks import PlateauStop
+    from chanpos.training.options import Stopping
+
+    stopper, trainer = PlateauStop(Stopping(**rule)), _Scripted(values)
+    epochs = 0
+    while trainer.values and not trainer.should_stop:
+        trainer.epoch(stopper)
+        epochs += 1
+    return stopper, trainer, epochs
+
+
+def test_plateau_rule_stops_a_flat_curve_and_not_a_noisy_climbing_one() -> None:
+    flat = [50.0, 51.0, 49.0, 50.5, 49.5, 50.0, 50.2, 49.8]
+    stopper, trainer, epochs = _run_rule(flat, patience=4, min_delta=1.0)
+    assert trainer.should_stop and stopper.plateaued and epochs == 4
+    climbing = [10 + 2 * i + (6 if i % 3 == 0 else -4) for i in range(30)]  # noisy, +2/epoch
+    stopper, trainer, epochs = _run_rule(climbing, patience=6, min_delta=1.0)
+    assert not trainer.should_stop and not stopper.plateaued and epochs == 30
+    assert stopper.history == [round(float(v), 4) for v in climbing]
+
+
+def test_lr_drops_lower_the_learning_rate_at_the_first_plateaus_then_stop() -> None:
+    flat = [50.0] * 20
+    stopper, trainer, epochs = _run_rule(flat, patience=3, min_delta=0.5, lr_drops=2,
+                                         lr_factor=0.1)
+    assert epochs == 9 and stopper.drops == 2 and stopper.plateaued  # 3 windows of 3 epochs
+    assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(0.01)
+    stopper, trainer, epochs = _run_rule(flat, patience=3, min_delta=0.5, min_epochs=7)
+    assert epochs == 7  # never before min_epochs
+
+
+def _plateau_fit(root: Path, max_epochs: int) -> tuple[ClassifierSystem, object]:
+    from chanpos.training.options import Stopping
+
+    system = _system()
+    val = DataLoader(TensorDataset(torch.randn(16, 3, 6, 6), torch.randint(0, 3, (16,))),
+                     batch_size=8)
+    result = fit(system, _loader(), max_epochs=max_epochs, options=OPTIONS, root_dir=root,
+                 val_loader=val, stopping=Stopping(patience=2, min_delta=100.0), bn_batches=2)
+    return system, result
+
+
+@pytest.mark.slow
+def test_a_run_stops_at_its_plateau_and_a_resume_after_it_only_reruns_what_follows(
+        tmp_path: Path) -> None:
+    first, result = _plateau_fit(tmp_path / "a", 10)
+    assert result.plateaued and result.epochs == 2 == len(result.history)
+    assert _epochs_in(_ckpt(tmp_path / "a")) == 2
+    # the process "died" after the last checkpoint: training is not redone, BN re-estimation
+    # and everything after it run again and give the same weights
+    again, again_result = _plateau_fit(tmp_path / "a", 10)
+    assert again_result == result
+    _assert_same_weights(again, first)

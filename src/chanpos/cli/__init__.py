@@ -1,9 +1,8 @@
-"""`chanpos` command line: thin commands that parse options and run one experiment through
-the run lifecycle. User mistakes end with one line on stderr and exit code 2."""
+"""`chanpos` command line: thin commands whose options are derived from each experiment's
+config dataclass, running one experiment through the run lifecycle. User mistakes end with
+one line on stderr and exit code 2."""
 
-from . import attack as _attack  # noqa: F401  (registers commands)
-from . import audit as _audit  # noqa: F401
-from . import tables as _tables  # noqa: F401
+from . import commands as _commands  # noqa: F401  (registers the commands)
 from .app import app
 
 __all__ = ["app", "main"]

@@ -1,16 +1,18 @@
-"""The typer application and what every command shares: option types, the device option
-group, explicit-flag detection for `--resume`, one-line errors and Ctrl-C handling.
+"""The typer application and what every command shares: commands built from config
+dataclasses, explicit-flag detection for `--resume`, one-line errors, Ctrl-C/SIGTERM/SIGHUP.
 
 Nothing here imports torch or Lightning: `chanpos --help` and `chanpos <command> --help` stay
 fast; each command imports its experiment when it runs.
 """
 
+from __future__ import annotations
+
 import errno
 import functools
+import importlib
 import inspect
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +20,9 @@ import typer
 from typer.core import TyperGroup
 
 from ..errors import ChanposError
+from .derive import option_parameters, overrides_from, profile_only_epilog
+
+__all__ = ["app", "settings_command", "user_errors", "say", "print_report"]
 
 
 class OneLineErrors(TyperGroup):
@@ -54,104 +59,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# ---- options shared by the experiment commands (one spelling per concept) ----
-Profile = Annotated[str, typer.Option(help="Settings preset: 'quick' (offline data, CPU, minutes) "
-                                           "or 'paper' (the paper's datasets and budgets; GPU).")]
-DataRoot = Annotated[Path | None, typer.Option(help="Folder holding the real dataset "
-                                                    "(e.g. the folder with cifar-10-batches-py/).")]
-Download = Annotated[bool, typer.Option(help="Download the dataset into --data-root if missing "
-                                             "(needs internet).")]
-Out = Annotated[Path, typer.Option(help="Parent folder of the run folder "
-                                        "(<out>/<command>-<timestamp>/).")]
-Seed = Annotated[int | None, typer.Option(help="Random seed (data order, init, augmentation).")]
-Resume = Annotated[Path | None, typer.Option(
-    help="Continue an interrupted run folder of this command: its saved settings win (a flag "
-         "that differs is an error), finished cells are kept, an unfinished one continues from "
-         "its last completed epoch.")]
-
-
-@dataclass(frozen=True)
-class DeviceArgs:
-    """The device option group of every training command, as given on the command line."""
-
-    jobs: str | None
-    workers: int
-    accelerator: str
-    devices: str
-    strategy: str
-    num_nodes: int
-    precision: str
-    compile: bool
-    channels_last: bool
-    progress: bool
-
-
-def _opt(name: str, annotation: Any, default: Any) -> inspect.Parameter:
-    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
-                             annotation=annotation)
-
-
-DEVICE_PARAMS = [
-    _opt("jobs", Annotated[str | None, typer.Option(
-        help="Training runs at once, each in its own CPU process with cores/jobs threads: auto "
-             "(default) = one per CPU core when training on the CPU, 1 on a GPU or under "
-             "DDP/torchrun; 1 = one after another with every thread.")], None),
-    _opt("workers", Annotated[int, typer.Option(help="DataLoader worker processes.")], 0),
-    _opt("accelerator", Annotated[str, typer.Option(
-        help="Lightning accelerator: auto, cpu, gpu, cuda, mps.")], "auto"),
-    _opt("devices", Annotated[str, typer.Option(
-        help="Devices per node: a count (2), a list (0,1) or auto.")], "auto"),
-    _opt("strategy", Annotated[str, typer.Option(
-        help="Lightning strategy: auto, ddp, ddp_spawn, ... (under torchrun, ddp is chosen for "
-             "you).")], "auto"),
-    _opt("num_nodes", Annotated[int, typer.Option(help="Number of nodes for multi-node DDP.")], 1),
-    _opt("precision", Annotated[str, typer.Option(
-        help="Numeric precision: 32-true, 16-mixed, bf16-mixed, bf16-true, 64-true.")], "32-true"),
-    _opt("compile", Annotated[bool, typer.Option(
-        help="torch.compile the model before training.")], False),
-    _opt("channels_last", Annotated[bool, typer.Option(
-        help="channels_last memory format (faster on CPUs and tensor-core GPUs).")], True),
-    _opt("progress", Annotated[bool, typer.Option(help="Show progress bars.")], True),
-]
-
-
-def with_device_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Add the device option group to a command; it receives them as `device: DeviceArgs`."""
-    sig = inspect.signature(fn)
-    params = [p for p in sig.parameters.values() if p.name != "device"] + DEVICE_PARAMS
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        device = DeviceArgs(**{p.name: kwargs.pop(p.name) for p in DEVICE_PARAMS})
-        return fn(*args, device=device, **kwargs)
-
-    wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
-    return wrapper
-
-
-def device_overrides(device: DeviceArgs) -> dict[str, Any]:
-    """Config override keys of the device options (progress only on a terminal)."""
-    return {"jobs": device.jobs, "num_workers": device.workers,
-            "accelerator": device.accelerator, "devices": device.devices,
-            "strategy": device.strategy, "num_nodes": device.num_nodes,
-            "precision": device.precision, "compile": device.compile,
-            "channels_last": device.channels_last,
-            "progress": device.progress and sys.stderr.isatty()}
-
-
-# command-line parameter name -> config key where they differ
-_RENAMED = {"workers": "num_workers", "lam": "lam"}
-
-
-def given_on_command_line(ctx: typer.Context) -> dict[str, str]:
-    """{config key: flag as typed} for every option the user gave (not a default)."""
-    out = {}
-    for param in ctx.command.params:
-        source = ctx.get_parameter_source(param.name)
-        if getattr(source, "name", None) in ("COMMANDLINE", "ENVIRONMENT"):
-            out[_RENAMED.get(param.name, param.name)] = param.opts[0]
-    return out
-
 
 def say(text: str) -> None:
     """Print on rank 0 only (DDP children stay quiet)."""
@@ -162,45 +69,27 @@ def say(text: str) -> None:
 
 
 def print_report(report: str, folder: Path) -> None:
-    """Print a report's tables (not its image links) and where the run folder is."""
-    from ..experiments.runs import is_rank_zero
+    """Print a report's tables (not its image links), where the run folder is and its size."""
+    from ..experiments.runs import human_size, is_rank_zero, quote
 
     if not is_rank_zero():
         return
     body = "\n".join(line for line in report.splitlines() if not line.startswith("!["))
     typer.echo("\n" + body)
-    typer.echo(f"run folder: {folder}")
-
-
-def run_command(ctx: typer.Context, module: str, overrides: dict[str, Any], *, profile: str,
-                out: Path, resume: Path | None, rename: dict[str, str] | None = None) -> None:
-    """Resolve (or reload with --resume) the config of experiment `module`, run it, print it."""
-    import importlib
-
-    from ..experiments.lifecycle import execute, resume_config
-
-    experiment = importlib.import_module(f"chanpos.experiments.{module}").EXPERIMENT
-    rename = rename or {}
-    over = {rename.get(k, k): v for k, v in overrides.items()}
-    given = {rename.get(k, k): flag for k, flag in given_on_command_line(ctx).items()}
-    if resume is None:
-        cfg = experiment.config(profile, over)
-    else:
-        skip = {"resume", "out", "profile"}
-        explicit = {k: over[k] for k in given if k in over and k not in skip}
-        runtime = {k: over[k] for k in ("progress", "num_workers") if k in over}
-        cfg = resume_config(experiment, resume, explicit, given, runtime)
-    folder, report, _ = execute(experiment, cfg, out, resume=resume, log=say)
-    print_report(report, folder)
+    size = sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
+    typer.echo(f"run folder: {quote(folder)} ({human_size(size)})")
 
 
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """One stderr line and exit 2 for user mistakes; 130 after Ctrl-C; 0 for a finished resume."""
+    """One stderr line and exit 2 for user mistakes; 130/143/129 after Ctrl-C/SIGTERM/SIGHUP
+    (with how to resume); 0 for a resume of a finished run."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from .. import interrupts
         from ..experiments.lifecycle import AlreadyFinished, Interrupted
 
+        interrupts.install()
         try:
             return fn(*args, **kwargs)
         except ChanposError as exc:
@@ -211,10 +100,10 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(0) from None
         except Interrupted as exc:
             typer.echo(str(exc), err=True)
-            raise typer.Exit(130) from None
+            raise typer.Exit(interrupts.exit_code()) from None
         except KeyboardInterrupt:
-            typer.echo("interrupted", err=True)
-            raise typer.Exit(130) from None
+            typer.echo(interrupts.stopped_by(), err=True)
+            raise typer.Exit(interrupts.exit_code()) from None
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
                 where = f" writing {exc.filename}" if exc.filename else ""
@@ -226,15 +115,71 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def parse_list(text: str | None, kind: type = str, *, option: str = "") -> list[Any] | None:
-    """'a,b,c' -> ['a', 'b', 'c'] converted with `kind`; None stays None (use the profile)."""
-    if text is None:
-        return None
-    items = [t.strip() for t in str(text).split(",") if t.strip()]
-    if not items:
-        raise ChanposError(f"{option or 'list option'} is empty; give comma-separated values")
-    try:
-        return [kind(t) for t in items]
-    except ValueError:
-        raise ChanposError(f"{option or 'list option'}: cannot read {text!r} as a comma list of "
-                           f"{kind.__name__} values") from None
+def _given(ctx: typer.Context) -> set[str]:
+    """Names of the options the user typed (not defaults)."""
+    return {p.name for p in ctx.command.params
+            if getattr(ctx.get_parameter_source(p.name), "name", None)
+            in ("COMMANDLINE", "ENVIRONMENT")}
+
+
+Out = Annotated[Path, typer.Option(help="Parent folder of the run folder "
+                                        "(<out>/<command>-<timestamp>/).",
+                                   rich_help_panel="Run folder")]
+Resume = Annotated[Path | None, typer.Option(
+    help="Continue an interrupted run folder of this command: its saved settings win (a flag "
+         "that differs is an error), finished cells are kept, an unfinished one continues from "
+         "where it stopped.", rich_help_panel="Run folder")]
+
+
+def _param(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                             annotation=annotation)
+
+
+def settings_command(name: str, config: tuple[str, str], experiment: str, *, help: str,  # noqa: A002
+                     profiles: str | None = None, resumable: bool = True,
+                     extra: list[inspect.Parameter] | None = None,
+                     choose: Callable[[dict[str, Any]], str] | None = None) -> None:
+    """Register `chanpos <name>`: one option per setting of the config class `config`
+    (module, class name), plus `--out` (and `--resume`), running `experiment` (a module under
+    chanpos.experiments) through the run lifecycle. `choose(extras)` may pick another
+    experiment module from the `extra` options (e.g. `--study`)."""
+    cls = getattr(importlib.import_module(f"chanpos.experiments.{config[0]}"), config[1])
+    fields = option_parameters(cls, profiles)
+    tail = [_param("out", Out, Path("runs"))]
+    if resumable:
+        tail.append(_param("resume", Resume, None))
+    params = [inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                annotation=typer.Context), *fields, *(extra or []), *tail]
+
+    def command(ctx: typer.Context, **values: Any) -> None:
+        out, resume = values.pop("out"), values.pop("resume", None)
+        extras = {p.name: values.pop(p.name) for p in extra or []}
+        given = _given(ctx)
+        overrides = overrides_from(cls, values)
+        if "progress" in {f.name for f in fields} and "progress" not in given:
+            overrides["progress"] = sys.stderr.isatty()  # bars only on a terminal
+        module = choose(extras) if choose else experiment
+        run_command(module, overrides, given, out=out, resume=resume, extras=extras)
+
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    command.__doc__ = help
+    app.command(name, help=help, epilog=profile_only_epilog(cls))(user_errors(command))
+
+
+def run_command(module: str, overrides: dict[str, Any], given: set[str], *, out: Path,
+                resume: Path | None, extras: dict[str, Any]) -> None:
+    """Resolve (or reload with --resume) the config of experiment `module`, run it, print it."""
+    from ..experiments.lifecycle import execute, resume_run
+
+    experiment = importlib.import_module(f"chanpos.experiments.{module}").EXPERIMENT
+    over = {**overrides, **{k: v for k, v in extras.items() if v is not None}}
+    if resume is None:
+        base = over.pop("profile", "quick")
+        cfg = experiment.config(base, over)
+        folder = None
+    else:
+        explicit = {k: v for k, v in over.items() if k in given}
+        cfg, folder = resume_run(experiment, resume, explicit)
+    path, report, _ = execute(experiment, cfg, out, folder=folder, log=say)
+    print_report(report, path)

@@ -15,11 +15,12 @@ from .segmentation import (
 from .segmentation_set import SegmentationSet, SegmentationSource, collate_segmentation
 from .shapes import SHAPE_CLASSES, make_shapes
 from .sources import (
-    CLASSIFICATION_SOURCES,
     ImageSet,
     TileDataset,
     load_source,
     register_source,
+    source_kind,
+    source_names,
 )
 from .streets import STREETS_CLASSES, load_streets, make_streets
 
@@ -37,7 +38,8 @@ __all__ = [
     "read_name_list",
     "select_by_names",
     "to_train_ids",
-    "CLASSIFICATION_SOURCES",
+    "source_kind",
+    "source_names",
     "SHAPE_CLASSES",
     "TASKS",
     "FolderSet",

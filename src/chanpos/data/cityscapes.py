@@ -9,6 +9,7 @@ benchmark; every other id becomes 255 (ignored). Images are decoded with torchvi
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import torch
@@ -132,6 +133,14 @@ class CityscapesSegmentation(Dataset):
 
     def __len__(self) -> int:
         return len(self.images)
+
+    def select(self, index: list[int]) -> CityscapesSegmentation:
+        """The images at `index`, in that order (a view: nothing is read)."""
+        out = copy.copy(self)
+        out.images = [self.images[i] for i in index]
+        out.labels = [self.labels[i] for i in index]
+        out.names = tuple(self.names[i] for i in index)
+        return out
 
     def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
         from torchvision.io import ImageReadMode

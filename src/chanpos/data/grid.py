@@ -15,11 +15,11 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from ..names import TASKS
 from ..ops.normalise import Normalise
 
 __all__ = ["TASKS", "place_in_grid", "GridPlacer", "GridPlacement"]
 
-TASKS: tuple[str, ...] = ("location", "object")
 
 
 def place_in_grid(tiles: Tensor, cells: Tensor, grid_size: int) -> Tensor:
@@ -62,7 +62,7 @@ class GridPlacer:
         self.channels_last = channels_last
 
     @property
-    def num_outputs(self) -> int:
+    def num_classes(self) -> int:
         """Number of classes of the location task (k*k); object tasks use the source's."""
         return self.grid_size**2
 

@@ -28,7 +28,8 @@ from torch.utils.data import Dataset, Subset
 
 from ..errors import ChanposError
 from ._messages import DataFileError, one_line
-from .sampling import balanced_subset
+from .sampling import balanced_subset, holdout_index
+from .sources import register_source
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "IMAGE_EXTENSIONS", "FolderItems", "FolderSet",
            "class_folders", "load_image_folder"]
@@ -96,7 +97,15 @@ class FolderSet:
         if num_samples is None or num_samples >= len(self):
             return self
         labels = self.labels if self.labels is not None else torch.zeros(len(self), dtype=torch.long)
-        idx = balanced_subset(labels, num_samples, seed)
+        return self._take(labels, balanced_subset(labels, num_samples, seed))
+
+    def holdout(self, num_samples: int, seed: int = 0) -> tuple[FolderSet, FolderSet]:
+        """(the rest, a seeded class-balanced `num_samples` held out): a validation split."""
+        labels = self.labels if self.labels is not None else torch.zeros(len(self), dtype=torch.long)
+        rest, held = holdout_index(labels, num_samples, seed)
+        return self._take(labels, rest), self._take(labels, held)
+
+    def _take(self, labels: Tensor, idx: Tensor) -> FolderSet:
         return FolderSet(self.name, Subset(self.dataset, idx.tolist()), self.num_classes,
                          self.mean, self.std, self.size, labels[idx], self.class_names)
 
@@ -180,3 +189,10 @@ def load_image_folder(
     out = FolderSet(name, items, len(classes), IMAGENET_MEAN, IMAGENET_STD, size,
                     torch.tensor(labels, dtype=torch.long), tuple(classes))
     return out.subset(num_samples, seed)
+
+
+@register_source("imagenet", kind="folder")
+def _imagenet(*, split: str, data_root: str | Path | None, num_samples: int | None = None,
+              seed: int = 0, **_: object) -> FolderSet:
+    return load_image_folder(data_root, "val" if split == "test" else split, name="imagenet",
+                             num_samples=num_samples, seed=seed)

@@ -13,7 +13,7 @@ from torch import Tensor
 
 from ..errors import ChanposError
 
-__all__ = ["balanced_subset", "class_quotas"]
+__all__ = ["balanced_subset", "class_quotas", "holdout_index"]
 
 
 def class_quotas(counts: Tensor, n: int, seed: int) -> Tensor:
@@ -61,3 +61,12 @@ def balanced_subset(labels: Tensor, n: int, seed: int) -> Tensor:
         members = (inverse == k).nonzero().flatten()
         picked.append(members[torch.randperm(len(members), generator=g)[: int(quota[k])]])
     return torch.cat(picked).sort().values
+
+
+def holdout_index(labels: Tensor, n: int, seed: int) -> tuple[Tensor, Tensor]:
+    """(the other indices in stored order, a seeded class-balanced `n` held out): a
+    validation split carved from a training split."""
+    held = balanced_subset(labels, n, seed) if n < len(labels) else torch.arange(len(labels))
+    keep = torch.ones(len(labels), dtype=torch.bool)
+    keep[held] = False
+    return keep.nonzero().flatten(), held

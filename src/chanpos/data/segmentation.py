@@ -11,8 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import ChanposError
+from ..names import BUILT_IN_SOURCES
 from .cityscapes import CityscapesSegmentation
 from .segmentation_set import SegmentationSet, SegmentationSource, collate_segmentation
+from .sources import register_source, source_loader
 from .streets import load_streets
 
 __all__ = [
@@ -25,7 +27,7 @@ __all__ = [
     "select_by_names",
 ]
 
-SEGMENTATION_SOURCES: tuple[str, ...] = ("streets", "cityscapes")
+SEGMENTATION_SOURCES: tuple[str, ...] = tuple(BUILT_IN_SOURCES["segmentation"])
 
 
 def read_name_list(path: Path) -> list[str]:
@@ -37,8 +39,16 @@ def read_name_list(path: Path) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise ChanposError(f"--rank-images {path} does not exist")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ChanposError(f"--rank-images {path} is not a text file; give a list of image "
+                           "names, one per line") from None
+    if "\x00" in text:
+        raise ChanposError(f"--rank-images {path} is not a text file; give a list of image "
+                           "names, one per line")
     names = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
             names.append(_stem(line))
@@ -78,15 +88,22 @@ def load_segmentation_source(
 ) -> SegmentationSource:
     """A segmentation dataset: `streets` (train | val; `image_size`, `same_texture`,
     `mirror`) or `cityscapes` (train | val from `data_root`, images scaled by `scale`)."""
-    if name == "streets":
-        return load_streets(split=split, num_samples=num_samples, height=image_size[0],
-                            width=image_size[1], seed=seed, same_texture=same_texture,
-                            mirror=mirror)
-    if name == "cityscapes":
-        if data_root is None:
-            raise ChanposError("source 'cityscapes' needs --data-root (the folder holding "
-                               "leftImg8bit/ and gtFine/)")
-        return CityscapesSegmentation(data_root, split=split, scale=scale, num_samples=num_samples)
-    raise ChanposError(
-        f"unknown segmentation source {name!r}; choose one of: {', '.join(SEGMENTATION_SOURCES)}"
-    )
+    return source_loader(name, "segmentation")(
+        split=split, data_root=data_root, num_samples=num_samples, seed=seed,
+        image_size=image_size, same_texture=same_texture, mirror=mirror, scale=scale)
+
+
+@register_source("streets", kind="segmentation")
+def _streets(*, split: str, num_samples: int | None, seed: int, image_size: tuple[int, int],
+             same_texture: bool, mirror: float, **_: object) -> SegmentationSource:
+    return load_streets(split=split, num_samples=num_samples, height=image_size[0],
+                        width=image_size[1], seed=seed, same_texture=same_texture, mirror=mirror)
+
+
+@register_source("cityscapes", kind="segmentation")
+def _cityscapes(*, split: str, data_root: str | Path | None, num_samples: int | None,
+                scale: float, **_: object) -> SegmentationSource:
+    if data_root is None:
+        raise ChanposError("source 'cityscapes' needs --data-root (the folder holding "
+                           "leftImg8bit/ and gtFine/)")
+    return CityscapesSegmentation(data_root, split=split, scale=scale, num_samples=num_samples)

@@ -1,9 +1,13 @@
-"""The image-source registry: built-in offline sets and real datasets read from --data-root.
+"""The data-source registry: every source chanpos can read, with its kind.
 
-Classification sources load into memory as an `ImageSet` (uint8 images + labels), which
-keeps per-sample work off the hot path: batches are indexed straight out of one tensor.
-Registered here: `shapes`, `shapes-hard`, `cifar10`, `cifar100` (read by `.cifar`); the real
-offline sets `digits` and `mnist` register from `.offline`, which `chanpos.data` imports.
+One registry knows each source's kind (`chanpos.names.SOURCE_KINDS`):
+- `classification`: loads into memory as an `ImageSet` (uint8 images + labels), which keeps
+  per-sample work off the hot path: batches are indexed straight out of one tensor.
+  Registered here: `shapes`, `shapes-hard`, `cifar10`, `cifar100` (read by `.cifar`); the
+  real offline sets `digits` and `mnist` register from `.offline`;
+- `folder`: an ImageNet-style class folder streamed from disk (`imagenet`, `.imagefolder`);
+- `segmentation`: images with label maps (`streets`, `cityscapes`, `.segmentation`).
+`chanpos.data` imports every module that registers one.
 """
 
 from __future__ import annotations
@@ -11,20 +15,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
 from ..errors import ChanposError
+from ..names import SOURCE_KINDS
 from .cifar import CIFAR_LAYOUT, read_cifar
-from .sampling import balanced_subset
+from .sampling import balanced_subset, holdout_index
 from .shapes import make_shapes
 
 __all__ = [
     "ImageSet",
     "TileDataset",
-    "CLASSIFICATION_SOURCES",
+    "source_names",
+    "source_kind",
     "load_source",
     "register_source",
     "read_cifar",
@@ -53,6 +60,14 @@ class ImageSet:
         if num_samples is None or num_samples >= len(self):
             return self
         idx = balanced_subset(self.labels, num_samples, seed)
+        return self._take(idx)
+
+    def holdout(self, num_samples: int, seed: int = 0) -> tuple[ImageSet, ImageSet]:
+        """(the rest, a seeded class-balanced `num_samples` held out): a validation split."""
+        rest, held = holdout_index(self.labels, num_samples, seed)
+        return self._take(rest), self._take(held)
+
+    def _take(self, idx: Tensor) -> ImageSet:
         return ImageSet(self.name, self.images[idx], self.labels[idx], self.num_classes,
                         self.mean, self.std)
 
@@ -87,20 +102,43 @@ class TileDataset(Dataset):
         return torch.stack(images), torch.stack(labels), torch.stack(cells)
 
 
-Loader = Callable[..., ImageSet]
-_SOURCES: dict[str, Loader] = {}
+Loader = Callable[..., Any]
+_SOURCES: dict[str, tuple[str, Loader]] = {}
 
 
-def register_source(name: str) -> Callable[[Loader], Loader]:
-    """Decorator registering an in-memory classification source under `name`."""
+def register_source(name: str, kind: str = "classification") -> Callable[[Loader], Loader]:
+    """Decorator registering the loader of source `name` of `kind` (classification: returns an
+    `ImageSet`; folder: a `FolderSet`; segmentation: a `SegmentationSource`)."""
+    if kind not in SOURCE_KINDS:
+        raise ValueError(f"unknown source kind {kind!r}; use one of {', '.join(SOURCE_KINDS)}")
 
     def wrap(fn: Loader) -> Loader:
         if name in _SOURCES:
             raise ValueError(f"source {name!r} is already registered")
-        _SOURCES[name] = fn
+        _SOURCES[name] = (kind, fn)
         return fn
 
     return wrap
+
+
+def source_names(*kinds: str) -> list[str]:
+    """Names of the registered sources of the given kinds (every kind if none given)."""
+    return sorted(n for n, (k, _) in _SOURCES.items() if not kinds or k in kinds)
+
+
+def source_kind(name: str) -> str:
+    """The kind of source `name` (a ChanposError listing the sources if it is unknown)."""
+    if name not in _SOURCES:
+        raise ChanposError(f"unknown source {name!r}; choose one of: {', '.join(source_names())}")
+    return _SOURCES[name][0]
+
+
+def source_loader(name: str, kind: str) -> Loader:
+    """The loader of source `name`, which must be of `kind`."""
+    if name not in _SOURCES or _SOURCES[name][0] != kind:
+        raise ChanposError(f"unknown {kind} source {name!r}; choose one of: "
+                           f"{', '.join(source_names(kind))}")
+    return _SOURCES[name][1]
 
 
 def load_source(
@@ -114,22 +152,14 @@ def load_source(
 ) -> ImageSet:
     """Load classification source `name` (`split` train|test); `num_samples` draws a
     class-balanced subset fixed by `seed` (`ImageSet.subset`)."""
-    if name not in _SOURCES:
-        raise ChanposError(
-            f"unknown source {name!r}; choose one of: {', '.join(CLASSIFICATION_SOURCES())}"
-        )
+    loader = source_loader(name, "classification")
     if split not in ("train", "test"):
         raise ChanposError(f"unknown split {split!r}; use train or test")
     root = Path(data_root).expanduser() if data_root else None
-    images = _SOURCES[name](
+    images = loader(
         split=split, data_root=root, download=download, num_samples=num_samples, seed=seed
     )
     return images.subset(num_samples, seed)
-
-
-def CLASSIFICATION_SOURCES() -> list[str]:  # noqa: N802 (reads like the constant it replaces)
-    """Names of the registered classification sources."""
-    return sorted(_SOURCES)
 
 
 @register_source("shapes")
@@ -164,7 +194,12 @@ def _cifar_loader(name: str) -> Loader:
             import torchvision
 
             data_root.mkdir(parents=True, exist_ok=True)
-            getattr(torchvision.datasets, tv_name)(str(data_root), train=True, download=True)
+            try:
+                getattr(torchvision.datasets, tv_name)(str(data_root), train=True, download=True)
+            except (OSError, RuntimeError) as exc:  # URLError is an OSError
+                reason = getattr(exc, "reason", None) or exc
+                raise ChanposError(f"downloading {name} into {data_root} failed ({reason}); "
+                                   f"check the network, or put {folder}/ there by hand") from None
         elif not data_root.is_dir():
             raise ChanposError(f"--data-root {data_root} does not exist")
         images, labels = read_cifar(name, data_root, split)

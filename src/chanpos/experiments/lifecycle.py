@@ -1,26 +1,30 @@
 """One run lifecycle for every command: resolve -> validate -> open the folder -> run -> finish.
 
-An experiment is four functions (`Experiment`): `config` turns a profile (or a saved
+An experiment is a few functions (`Experiment`): `config` turns a profile (or a saved
 configuration) plus command-line overrides into one validated frozen config; `prepare` loads
 data and models and raises every user error before any folder exists; `run` trains and
-measures cell by cell, appending finished rows to `rows.partial.jsonl`; the `Outcome` it
-returns is written by `finish_run` (plots, report.md, then results.json last).
+measures cell by cell, appending finished rows (`row` type) to `rows.partial.jsonl`; the
+`Outcome` it returns is written by `finish_run` (plots, report.md, then results.json last).
 
-`--resume DIR` reopens a folder: its saved configuration wins, a flag that differs from it is
-a one-line error naming the flag, a finished folder is left untouched ("already finished"),
-finished cells are kept and an interrupted cell continues from its last completed epoch.
-Ctrl-C keeps the folder whenever something in it can be resumed and says how to resume.
+`--resume DIR` reopens a folder: it is locked (one writer at a time) and validated first
+(config.yaml against the config, every recorded row against the row type, sub-runs), its
+saved configuration wins, a flag that differs from it is a one-line error naming the flag, a
+finished folder is left untouched ("already finished"), finished cells are kept and an
+interrupted cell continues from its last completed epoch. Ctrl-C, SIGTERM and SIGHUP keep
+the folder whenever something in it can be resumed and say how to resume.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_args, get_origin, get_type_hints
+from typing import Any
 
+from .. import interrupts
 from ..errors import ChanposError
-from .runs import RunFolder, is_rank_zero, to_plain, writable_parent
+from .runs import RunFolder, is_rank_zero, quote, to_plain, writable_parent
+from .settings import flag_of, info_of, setting_fields
 
 __all__ = [
     "Experiment",
@@ -28,15 +32,18 @@ __all__ = [
     "AlreadyFinished",
     "Interrupted",
     "execute",
-    "from_plain",
-    "resume_config",
+    "resume_run",
+    "check_reopened",
+    "check_subrun",
+    "read_results",
     "finish_run",
+    "rows_run",
 ]
 
 Log = Callable[[str], None]
-
-# options that change how a run looks, never what it computes: may differ on --resume
-RUNTIME_ONLY = ("progress", "workers")
+# experiment name -> the command line that resumes its folders (rank and consistency do not)
+RESUMABLE = {"table1": "table1", "table2": "table2", "attack": "attack",
+             "attack-study": "attack --study", "audit": "audit", "reproduce": "reproduce"}
 
 
 @dataclass
@@ -50,86 +57,150 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Experiment:
-    """A command's experiment: how to configure, prepare and run it."""
+    """A command's experiment: how to configure, prepare and run it.
+
+    `row`: the type of its rows.partial.jsonl lines (checked when a folder is reopened);
+    `check_folder(cfg, folder)`: extra checks of a reopened folder (sub-runs); `resumable`:
+    False for one-shot commands (rank, consistency) that never take `--resume`;
+    `prepare_reopened(cfg, folder)`: what `prepare` does for a reopened folder (sub-runs that
+    started earlier keep their saved settings).
+    """
 
     name: str
     config: Callable[[str | Mapping[str, Any], Mapping[str, Any]], Any]
     prepare: Callable[[Any], Any]
     run: Callable[[Any, Any, RunFolder, Log], Outcome]
+    row: type | None = None
+    check_folder: Callable[[Any, RunFolder], None] | None = None
+    resumable: bool = True
+    prepare_reopened: Callable[[Any, RunFolder], Any] | None = None
 
 
 class AlreadyFinished(Exception):
     """`--resume` of a folder whose results.json exists: nothing to do."""
 
     def __init__(self, folder: Path) -> None:
-        super().__init__(f"already finished: {folder}")
+        super().__init__(f"already finished: {quote(folder)}")
         self.folder = folder
 
 
 class Interrupted(Exception):
-    """Ctrl-C: `folder` is kept (resumable) or None (nothing could be resumed, removed)."""
+    """Ctrl-C, SIGTERM or SIGHUP: `folder` is kept (resumable) or None (removed)."""
 
     def __init__(self, command: str, folder: Path | None) -> None:
-        text = (f"interrupted; resume with: chanpos {command} --resume {folder}" if folder
-                else "interrupted before anything could be resumed; the run folder was removed")
+        what = interrupts.stopped_by()
+        text = (f"{what}; resume with: chanpos {RESUMABLE.get(command, command)} --resume "
+                f"{quote(folder)}" if folder
+                else f"{what} before anything could be resumed; the run folder was removed")
         super().__init__(text)
         self.command, self.folder = command, folder
 
 
-def from_plain(cls: type, data: Mapping[str, Any], *, where: str = "config") -> Any:
-    """Rebuild the frozen dataclass `cls` from plain data (lists -> tuples, nested dataclasses)."""
-    hints = get_type_hints(cls)
-    names = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ChanposError(f"{where}: unknown setting {unknown[0]!r} (written by another version "
-                           "of chanpos?)")
-    values = {k: _coerce(hints[k], v, f"{where}.{k}") for k, v in data.items()}
-    try:
-        return cls(**values)
-    except TypeError as exc:
-        raise ChanposError(f"{where}: {exc}") from None
-
-
-def _coerce(hint: Any, value: Any, where: str) -> Any:
-    if value is None:
-        return None
-    if is_dataclass(hint) and isinstance(value, Mapping):
-        return from_plain(hint, value, where=where)
-    origin = get_origin(hint)
-    if origin is tuple and isinstance(value, (list, tuple)):
-        return tuple(value)
-    args = [a for a in get_args(hint) if a is not type(None)]
-    for arg in args:  # unions: the first alternative that fits
-        if is_dataclass(arg) and isinstance(value, Mapping):
-            return from_plain(arg, value, where=where)
-        if get_origin(arg) is tuple and isinstance(value, (list, tuple)):
-            return tuple(value)
-    return value
-
-
-def resume_config(experiment: Experiment, folder: Path, explicit: Mapping[str, Any],
-                  flags: Mapping[str, str], runtime: Mapping[str, Any]) -> Any:
-    """The saved config of `folder`; `explicit` overrides (given on the command line) that would
-    change it are a one-line error naming their `flags`. `runtime` options (progress, workers)
-    replace the saved ones."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ChanposError(f"--resume {folder}: no such run folder")
-    saved = RunFolder(folder, owned=False).read_config()
+def _saved_config(experiment: Experiment, folder: RunFolder) -> dict[str, Any]:
+    """config.yaml of `folder` without its `command`, which must be `experiment`'s."""
+    saved = folder.read_config()
     command = saved.pop("command", None)
     if command != experiment.name:
-        raise ChanposError(f"--resume {folder} is a {command or 'foreign'} run folder, not a "
-                           f"{experiment.name} one; use chanpos {command} --resume" if command
-                           else f"--resume {folder}: config.yaml names no chanpos command")
-    base = experiment.config(saved, {})
-    differ = [flags.get(k, k) for k, v in explicit.items()
-              if k not in RUNTIME_ONLY and experiment.config(saved, {k: v}) != base]
-    if differ:
-        raise ChanposError(
-            f"--resume {folder}: {', '.join(differ)} differ{'s' if len(differ) == 1 else ''} from "
-            "the saved configuration (the saved one wins); drop the flag or start a new run")
-    return experiment.config(saved, dict(runtime))
+        if not command:
+            raise ChanposError(f"--resume {quote(folder.path)}: config.yaml names no chanpos "
+                               "command")
+        hint = (f"resume it with: chanpos {RESUMABLE[command]} --resume {quote(folder.path)}"
+                if command in RESUMABLE else f"`chanpos {command}` runs do not resume")
+        raise ChanposError(f"--resume {quote(folder.path)} is a {command} run folder, not a "
+                           f"{experiment.name} one; {hint}")
+    return saved
+
+
+def check_reopened(experiment: Experiment, folder: RunFolder) -> Any:
+    """The saved config of a reopened `folder`, checked (command, every key and type, every
+    recorded row, sub-runs); a damaged folder is a one-line error and stays untouched."""
+    saved = _saved_config(experiment, folder)
+    cfg = experiment.config(saved, {})
+    folder.finished_rows(experiment.row)
+    if experiment.check_folder is not None:
+        experiment.check_folder(cfg, folder)
+    return cfg
+
+
+def read_results(folder: Path) -> dict[str, Any]:
+    """A finished (sub-)run's results.json, or a one-line error naming the damaged file."""
+    import json
+
+    path = Path(folder) / "results.json"
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ChanposError(f"{path} is damaged ({type(exc).__name__}); delete it to rebuild "
+                           "that run's report from its finished cells") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("verdicts", []), list):
+        raise ChanposError(f"{path} is not a chanpos results file; delete it to rebuild that "
+                           "run's report from its finished cells")
+    return doc
+
+
+def check_subrun(experiment: Experiment, path: Path) -> None:
+    """A sub-run folder of a reopened composite run (reproduce, the study): its results.json
+    if finished, else its config.yaml and rows; absent folders are fine (not started)."""
+    if not path.is_dir():
+        return
+    if (path / "results.json").is_file():
+        read_results(path)
+        return
+    if (path / "config.yaml").is_file():
+        check_reopened(experiment, RunFolder(path, owned=False))
+
+
+def resume_run(experiment: Experiment, path: Path, explicit: Mapping[str, Any]
+               ) -> tuple[Any, RunFolder]:
+    """(saved config, the locked folder) of `--resume path`. `explicit` (settings given on the
+    command line) that would change the saved config are a one-line error naming their flags;
+    runtime settings (progress, workers, keep_checkpoints) replace the saved ones."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ChanposError(f"--resume {quote(path)}: no such run folder")
+    _saved_config(experiment, RunFolder(path, owned=False))  # the right command's folder?
+    if is_rank_zero() and (path / "results.json").is_file():
+        raise AlreadyFinished(path)
+    folder = RunFolder.reopen(path)
+    try:
+        base = check_reopened(experiment, folder) if folder.owned else None
+        if base is None:  # another rank: read what rank 0 checks
+            saved = RunFolder(path, owned=False).read_config()
+            saved.pop("command", None)
+            base = experiment.config(saved, {})
+        runtime = {f.name for f in setting_fields(type(base)) if info_of(f).runtime}
+        saved = to_plain(base)
+        differ = [flag_of(k) for k, v in sorted(explicit.items())
+                  if k not in runtime and experiment.config(saved, {k: v}) != base]
+        if differ:
+            raise ChanposError(
+                f"--resume {quote(path)}: {', '.join(differ)} differ"
+                f"{'s' if len(differ) == 1 else ''} from the saved configuration (the saved "
+                "one wins); drop the flag or start a new run")
+        changes = {k: v for k, v in explicit.items() if k in runtime}
+        return (experiment.config(saved, changes) if changes else base), folder
+    except BaseException:
+        folder.release()
+        raise
+
+
+def rows_run(run_rows: Callable[..., list[Any]], verdicts: Callable[[list[Any], Any], list[Any]],
+             results: Callable[..., dict[str, Any]], report: Callable[..., str],
+             plots: Callable[[list[Any]], list[Callable[[Path], Path]]]
+             ) -> Callable[[Any, Any, RunFolder, Log], Outcome]:
+    """An experiment's `run` for a table of rows: run the cells, judge the claims, then the
+    results document, the report and the plots, each from (rows, cfg, verdicts, seconds)."""
+    import time
+
+    def run(cfg: Any, data: Any, folder: RunFolder, log: Log) -> Outcome:
+        start = time.perf_counter()
+        rows = run_rows(cfg, data, folder, log=log)
+        seconds = time.perf_counter() - start
+        judged = verdicts(rows, cfg)
+        return Outcome(results(rows, cfg, judged, seconds), report(rows, cfg, judged, seconds),
+                       plots(rows))
+
+    return run
 
 
 def finish_run(folder: RunFolder, outcome: Outcome) -> Path:
@@ -143,33 +214,54 @@ def finish_run(folder: RunFolder, outcome: Outcome) -> Path:
 
 
 def execute(experiment: Experiment, cfg: Any, out: Path, *, resume: Path | None = None,
-            log: Log = print, name: str | None = None) -> tuple[Path, str, dict[str, Any]]:
+            folder: RunFolder | None = None, log: Log = print, name: str | None = None,
+            prepared: Any = None) -> tuple[Path, str, dict[str, Any]]:
     """Prepare, open (create or reopen) the run folder, run, finish -> (folder, report, results).
 
-    `name` creates `out/<name>` instead of a timestamped folder (reproduce's sub-runs).
+    `folder`: an already reopened (locked) folder (`resume_run`); `resume`: a folder path to
+    reopen here (reproduce's and the study's sub-runs); `name` creates `out/<name>` instead of
+    a timestamped folder; `prepared`: what `experiment.prepare(cfg)` returned, if done already.
     """
-    if resume is not None and is_rank_zero() and (Path(resume) / "results.json").is_file():
-        raise AlreadyFinished(Path(resume))
-    if resume is None and name is None and is_rank_zero():
-        writable_parent(out)  # a bad --out fails before any data is loaded
-    prepared = experiment.prepare(cfg)  # every user error surfaces here, before any folder
-    folder = (RunFolder.reopen(Path(resume)) if resume is not None
-              else RunFolder.create(out, experiment.name, name=name))
+    if folder is None and resume is not None:
+        if is_rank_zero() and (Path(resume) / "results.json").is_file():
+            raise AlreadyFinished(Path(resume))
+        folder = RunFolder.reopen(Path(resume))
+        try:
+            if folder.owned:
+                check_reopened(experiment, folder)
+        except BaseException:
+            folder.release()
+            raise
     try:
-        if resume is None:
+        if folder is None and name is None and is_rank_zero():
+            writable_parent(out)  # a bad --out fails before any data is loaded
+        if prepared is None and folder is not None and experiment.prepare_reopened is not None:
+            prepared = experiment.prepare_reopened(cfg, folder)
+        elif prepared is None:
+            prepared = experiment.prepare(cfg)  # every user error surfaces here
+    except BaseException:
+        if folder is not None:
+            folder.release()
+        raise
+    if folder is None:
+        folder = RunFolder.create(out, experiment.name, name=name)
+    try:
+        if folder.created:
             folder.write_config(experiment.name, cfg)
         outcome = experiment.run(cfg, prepared, folder, log)
         outcome.results.setdefault("config", to_plain(cfg))
         finish_run(folder, outcome)
     except KeyboardInterrupt:
-        keep = folder.owned and folder.has_progress()
+        keep = not folder.created or folder.has_progress()
         if folder.owned and not keep:
             folder.discard()
-        raise Interrupted(experiment.name, folder.path if keep else None) from None
+        raise Interrupted(experiment.name, folder.path if keep and folder.owned else None
+                          ) from None
     except BaseException:
-        if folder.owned and not folder.has_progress():
+        if folder.owned and folder.created and not folder.has_progress():
             folder.discard()
         raise
     finally:
         folder.cleanup_temp()
+        folder.release()
     return folder.path, outcome.report, outcome.results

@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import ChanposError
 from ..training.options import TrainerOptions
 
-__all__ = ["cpu_cores", "resolve_jobs", "cell_threads", "map_runs", "threads"]
+__all__ = ["cpu_cores", "resolve_jobs", "cell_threads", "map_runs", "threads", "ParentGone"]
 
 _SHARED: tuple[Any, ...] = ()
 
@@ -104,10 +104,54 @@ def _omp_threads(threads: int) -> Iterator[None]:
             os.environ["OMP_NUM_THREADS"] = old
 
 
-def _init_worker(threads: int, shared: tuple[Any, ...]) -> None:
+class ParentGone(SystemExit):
+    """Raised in a worker process whose parent has ended: it must not write any more."""
+
+
+def _watch_parent(parent: int) -> None:
+    """End this worker the moment its parent ends, however the parent ended.
+
+    Linux: the kernel sends SIGKILL when the parent dies (PR_SET_PDEATHSIG). Everywhere: a
+    watchdog thread exits within 0.2 s of the worker being re-parented, and every file write
+    first checks the parent (`files.set_write_guard`), so nothing reaches the run folder.
+    """
+    import threading
+    import time
+
+    from ..files import set_write_guard
+
+    def gone() -> bool:
+        return os.getppid() != parent
+
+    def guard() -> None:
+        if gone():
+            raise ParentGone(1)
+
+    set_write_guard(guard)
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux
+        pass
+    if gone():  # the parent ended before the kernel could be told
+        os._exit(1)
+
+    def watch() -> None:
+        while not gone():
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="chanpos-parent-watch", daemon=True).start()
+
+
+def _init_worker(threads: int, shared: tuple[Any, ...], parent: int) -> None:
     global _SHARED
     import torch
 
+    _watch_parent(parent)
     torch.set_num_threads(threads)
     _SHARED = shared
 
@@ -132,7 +176,7 @@ def map_runs(fn: Callable[..., Any], items: Sequence[Any], shared: tuple[Any, ..
     if not items:
         return
     pool = ProcessPoolExecutor(max_workers=min(jobs, len(items)), mp_context=get_context("spawn"),
-                               initializer=_init_worker, initargs=(n_threads, shared))
+                               initializer=_init_worker, initargs=(n_threads, shared, os.getpid()))
     try:
         with _omp_threads(n_threads):  # children are spawned on submit
             pending = {pool.submit(_call, fn, item): i for i, item in enumerate(items)}
@@ -141,9 +185,14 @@ def map_runs(fn: Callable[..., Any], items: Sequence[Any], shared: tuple[Any, ..
             for fut in sorted(done, key=pending.__getitem__):
                 i = pending.pop(fut)
                 yield i, fut.result()
-    except BaseException:  # an error or Ctrl-C: stop the other runs now, not when they finish
-        for proc in list(getattr(pool, "_processes", {}).values()):
+    except BaseException:  # an error, Ctrl-C or SIGTERM: stop the other runs now
+        procs = list(getattr(pool, "_processes", {}).values())
+        for proc in procs:
             proc.terminate()
+        for proc in procs:  # gone before the caller reports (and a resume can start)
+            proc.join(timeout=10)
+            if proc.is_alive():
+                proc.kill()
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown(wait=True)

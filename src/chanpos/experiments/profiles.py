@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -9,12 +10,25 @@ import yaml
 
 from ..errors import ChanposError
 
-__all__ = ["load_profile", "list_profiles"]
+__all__ = ["load_profile", "list_profiles", "profile_documents"]
+
+
+@cache
+def _read(experiment: str) -> str:
+    path = resources.files("chanpos.experiments").joinpath(f"profiles/{experiment}.yaml")
+    return path.read_text(encoding="utf-8")
 
 
 def _all(experiment: str) -> dict[str, Any]:
-    text = resources.files("chanpos.experiments").joinpath(f"profiles/{experiment}.yaml")
-    return yaml.safe_load(text.read_text(encoding="utf-8"))
+    return yaml.safe_load(_read(experiment))
+
+
+def profile_documents(experiment: str) -> dict[str, Any]:
+    """Every profile of `experiment` as {name: settings} (for `--help`)."""
+    try:
+        return dict(_all(experiment))
+    except (FileNotFoundError, OSError):
+        return {}
 
 
 def list_profiles(experiment: str) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shlex
 import shutil
 import tempfile
 import time
@@ -20,7 +21,7 @@ from typing import Any
 import yaml
 
 from ..errors import ChanposError
-from ..files import atomic_write_text
+from ..files import atomic_save, atomic_write_text
 
 __all__ = [
     "RunFolder",
@@ -31,7 +32,17 @@ __all__ = [
     "machine_description",
     "to_plain",
     "writable_parent",
+    "quote",
+    "human_size",
+    "LOCK_NAME",
 ]
+
+LOCK_NAME = "run.lock"
+
+
+def quote(path: str | Path) -> str:
+    """A path as the shell needs it typed (quoted when it holds spaces or specials)."""
+    return shlex.quote(str(path))
 
 
 def process_rank() -> int:
@@ -94,17 +105,25 @@ def writable_parent(out: Path) -> Path:
 
 
 class RunFolder:
-    """One run's folder: results.json, report.md, plots, config.yaml, per-cell logs."""
+    """One run's folder: results.json, report.md, plots, config.yaml, per-cell logs.
 
-    def __init__(self, path: Path, *, owned: bool) -> None:
+    `owned`: this process writes the real folder (rank 0; other ranks get a throwaway temp
+    folder). `created`: this process made it (a failed fresh run may remove it; a reopened
+    folder is never removed). An owned folder is locked (`run.lock`, an OS file lock that
+    ends with the process, however it ends) so that only one process writes it at a time.
+    """
+
+    def __init__(self, path: Path, *, owned: bool, created: bool = False) -> None:
         self.path = Path(path)
-        self.owned = owned  # False on non-zero ranks: a throwaway temp folder
+        self.owned = owned
+        self.created = created
         self.started = time.time()
+        self._lock_fd: int | None = None
 
     @classmethod
     def create(cls, out: Path, command: str, *, name: str | None = None) -> RunFolder:
-        """A new `out/<command>-<timestamp>[-n]` folder (or `out/<name>`) on rank 0; a temp
-        folder elsewhere. An existing folder is never reused."""
+        """A new, locked `out/<command>-<timestamp>[-n]` folder (or `out/<name>`) on rank 0; a
+        temp folder elsewhere. An existing folder is never reused."""
         if not is_rank_zero():
             return cls(Path(tempfile.mkdtemp(prefix=f"chanpos-{command}-rank")), owned=False)
         out = writable_parent(out)
@@ -115,25 +134,63 @@ class RunFolder:
             except FileExistsError:
                 raise ChanposError(f"{path} already exists; run folders are never "
                                    "overwritten") from None
-            return cls(path, owned=True)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        path = out / f"{command}-{stamp}"
-        n = 2
-        while True:
-            try:
-                path.mkdir()
-                break
-            except FileExistsError:
-                path = out / f"{command}-{stamp}-{n}"
-                n += 1
-        return cls(path, owned=True)
+        else:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            path = out / f"{command}-{stamp}"
+            n = 2
+            while True:
+                try:
+                    path.mkdir()
+                    break
+                except FileExistsError:
+                    path = out / f"{command}-{stamp}-{n}"
+                    n += 1
+        folder = cls(path, owned=True, created=True)
+        folder.lock()
+        return folder
 
     @classmethod
     def reopen(cls, path: Path) -> RunFolder:
-        """An existing run folder, to resume it (rank 0), or a temp folder on other ranks."""
+        """An existing run folder, locked, to resume it (rank 0), or a temp folder elsewhere."""
         if not is_rank_zero():
             return cls(Path(tempfile.mkdtemp(prefix="chanpos-resume-rank")), owned=False)
-        return cls(Path(path), owned=True)
+        path = Path(path)
+        if not path.is_dir():
+            raise ChanposError(f"--resume {quote(path)}: no such run folder")
+        folder = cls(path, owned=True)
+        folder.lock()
+        return folder
+
+    # ---- one writer at a time ----
+    def lock(self) -> None:
+        """Take the folder's lock, or a one-line error naming the process that holds it."""
+        if not self.owned or self._lock_fd is not None:
+            return
+        import fcntl
+
+        lock = self.path / LOCK_NAME
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "another process"
+            os.close(fd)
+            raise ChanposError(f"{quote(self.path)} is being written by {holder}; wait for it "
+                               "to finish (or stop it), then resume") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"chanpos process {os.getpid()} on {platform.node()} (since "
+                     f"{time.strftime('%Y-%m-%d %H:%M:%S')})".encode())
+        self._lock_fd = fd
+
+    def release(self) -> None:
+        """Give the lock back (the lock file goes; a dead process's lock is simply free)."""
+        if self._lock_fd is None:
+            return
+        try:
+            (self.path / LOCK_NAME).unlink(missing_ok=True)
+        finally:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     @property
     def finished(self) -> bool:
@@ -167,47 +224,103 @@ class RunFolder:
         """The saved config.yaml as a dict (with its `command`), or a one-line error."""
         path = self.path / "config.yaml"
         if not path.is_file():
-            raise ChanposError(f"{self.path} has no config.yaml; is it a chanpos run folder?")
+            raise ChanposError(f"{quote(self.path)} has no config.yaml; is it a chanpos run "
+                               "folder?")
         try:
             doc = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise ChanposError(f"{path} is not readable YAML ({type(exc).__name__})") from None
+            raise ChanposError(f"{path} is not readable YAML ({type(exc).__name__}); the run "
+                               "folder is damaged") from None
         if not isinstance(doc, dict):
             raise ChanposError(f"{path} does not hold a chanpos configuration")
         return doc
 
-    def append_row(self, row: dict[str, Any]) -> None:
-        """Record a finished cell in rows.partial.jsonl (what `--resume` skips)."""
-        if self.owned:
-            with open(self.path / "rows.partial.jsonl", "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(to_plain(row)) + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
+    # ---- finished cells ----
+    @property
+    def rows_path(self) -> Path:
+        """rows.partial.jsonl: one JSON line per finished cell."""
+        return self.path / "rows.partial.jsonl"
 
-    def finished_rows(self) -> list[dict[str, Any]]:
-        """Rows recorded by an earlier, interrupted run of this folder."""
-        path = self.path / "rows.partial.jsonl"
+    def append_row(self, row: Any) -> None:
+        """Record a finished cell in rows.partial.jsonl (what `--resume` skips)."""
+        if not self.owned:
+            return
+        from ..files import after_write
+
+        with open(self.rows_path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(to_plain(row)) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        after_write(self.rows_path)
+
+    def finished_rows(self, row_type: type | None = None) -> list[Any]:
+        """Rows recorded by an earlier, interrupted run of this folder, each checked against
+        `row_type` (returned as that type). A last line cut by a crash (no newline) is dropped
+        and the file rewritten without it; any other damaged line is a one-line error naming
+        the file and line."""
+        from .settings import from_plain
+
+        path = self.rows_path
         if not path.is_file():
             return []
+        data = path.read_bytes()
+        lines = data.split(b"\n")
+        torn = not data.endswith(b"\n") and bool(lines[-1])
         rows = []
-        for line in path.read_text(encoding="utf-8").splitlines():
+        for i, raw in enumerate(lines, start=1):
+            if not raw.strip():
+                continue
             try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:  # a line cut by a crash
-                break
+                obj = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                if torn and i == len(lines):
+                    break  # the half-written last line of a crash: dropped below
+                raise ChanposError(f"{path} line {i} is not a JSON row; the run folder is "
+                                   "damaged (delete that line to rerun its cell)") from None
+            if row_type is not None:
+                obj = from_plain(row_type, obj, where=f"{path} line {i}", complete=True)
+            rows.append(obj)
+        if torn and self.owned:
+            keep = b"".join(line + b"\n" for line in lines[:-1] if line.strip())
+            atomic_save(path, lambda tmp: Path(tmp).write_bytes(keep))
         return rows
 
     def has_progress(self) -> bool:
         """True when the folder holds results, finished rows or a checkpoint worth resuming."""
-        if self.finished or self.finished_rows():
+        if self.finished or (self.rows_path.is_file() and self.rows_path.stat().st_size):
             return True
-        return any(self.path.glob("**/checkpoints/last.ckpt"))
+        return any(self.path.glob("**/checkpoints/last.ckpt")) or any(
+            self.path.glob("*/rows.partial.jsonl"))
+
+    def remove_resume_files(self, cell_id: str) -> int:
+        """Delete a finished cell's resume-only checkpoints (every `last.ckpt` below it);
+        returns the bytes freed. Call only once its model.pt and row are on disk."""
+        freed = 0
+        for ckpt in self.cell_dir(cell_id).glob("**/checkpoints/last.ckpt"):
+            freed += ckpt.stat().st_size
+            ckpt.unlink()
+        return freed
+
+    def size_bytes(self) -> int:
+        """Bytes of every file in the folder."""
+        return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
 
     def discard(self) -> None:
-        """Remove the folder (after a failure that left nothing worth resuming)."""
-        shutil.rmtree(self.path, ignore_errors=True)
+        """Remove the folder (a fresh run that failed before anything worth resuming)."""
+        if self.created:
+            self.release()
+            shutil.rmtree(self.path, ignore_errors=True)
 
     def cleanup_temp(self) -> None:
         """Remove a non-zero rank's temporary folder."""
         if not self.owned:
             shutil.rmtree(self.path, ignore_errors=True)
+
+
+def human_size(n: int) -> str:
+    """Bytes as '12.3 MB' (powers of 1000)."""
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"

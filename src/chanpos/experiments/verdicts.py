@@ -11,6 +11,12 @@ random channel draw) is stated with every verdict. The rule:
 - inconclusive otherwise (including n < 2, where no interval exists).
 
 `min_effect` (> 0) is the smallest effect that would matter; each claim states its reason.
+
+A verdict also carries the `checks` that make its experiment valid (`Check`: the models
+plateaued, a positive control could see an effect of min_effect, ...). It is decided
+(reproduced or contradicted) only when every check passed; otherwise it is inconclusive
+whatever its interval says. An inconclusive verdict carries a `planning` estimate: how many
+replicates would decide it if the observed effect and spread held.
 """
 
 from __future__ import annotations
@@ -21,13 +27,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["VERDICTS", "Claim", "Verdict", "t_interval", "decide", "judge", "verdict_table",
-           "plot_verdicts", "INTERVAL_METHOD"]
+__all__ = ["VERDICTS", "Claim", "Check", "Verdict", "t_interval", "decide", "judge",
+           "replicates_to_decide", "verdict_table", "plot_verdicts", "INTERVAL_METHOD"]
 
 VERDICTS = ("reproduced", "contradicted", "inconclusive")
 INTERVAL_METHOD = ("95 % interval: Student's t over independent replicates, mean ± "
                    "t(0.975, n−1)·sd/√n. Rule: reproduced if lo > 0; contradicted if hi < "
-                   "min_effect and lo ≤ 0; otherwise inconclusive.")
+                   "min_effect and lo ≤ 0; otherwise inconclusive. A verdict is decided only when every "
+                   "check of its experiment passed.")
 
 
 @dataclass(frozen=True)
@@ -43,8 +50,18 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class Check:
+    """One condition of a valid experiment: its name, whether it passed, and what was seen
+    (with, when it failed, what would pass it)."""
+
+    check: str
+    passed: bool
+    detail: str
+
+
+@dataclass(frozen=True)
 class Verdict:
-    """A decided claim: results.json's `verdicts` entries have exactly these keys."""
+    """A judged claim: results.json's `verdicts` entries have exactly these keys."""
 
     claim: str
     statement: str
@@ -55,12 +72,26 @@ class Verdict:
     replicate: str
     min_effect: float
     verdict: str
+    checks: tuple[Check, ...] = ()
+    planning: str | None = None
+
+    @property
+    def failed_checks(self) -> list[Check]:
+        """The checks that did not pass."""
+        return [c for c in self.checks if not c.passed]
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON object of this verdict (ci95 as a two-element list)."""
         d = asdict(self)
         d["ci95"] = list(self.ci95)
+        d["checks"] = [asdict(c) for c in self.checks]
         return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Verdict:
+        """Inverse of `as_dict` (sub-runs' results.json)."""
+        return cls(**{**d, "ci95": tuple(d["ci95"]),
+                      "checks": tuple(Check(**c) for c in d.get("checks", ()))})
 
 
 def t_interval(values: Sequence[float], confidence: float = 0.95
@@ -91,14 +122,62 @@ def decide(lo: float | None, hi: float | None, min_effect: float) -> str:
     return "inconclusive"
 
 
-def judge(claim: Claim, values: Sequence[float], replicate: str) -> Verdict:
-    """The verdict on `claim` from one effect per independent replicate."""
+def replicates_to_decide(values: Sequence[float], min_effect: float,
+                         limit: int = 100_000) -> tuple[int, str] | None:
+    """(n, the verdict it would give): the fewest replicates whose t interval would decide
+    the claim if the observed mean and sd held; None if no n up to `limit` would."""
+    from scipy import stats
+
+    xs = [float(v) for v in values]
+    if len(xs) < 2:
+        return None
+    mean = math.fsum(xs) / len(xs)
+    sd = math.sqrt(math.fsum((x - mean) ** 2 for x in xs) / (len(xs) - 1))
+    if sd == 0:
+        return (2, "reproduced" if mean > 0 else "contradicted") if (
+            mean > 0 or mean < min_effect) else None
+    best = None
+    for target, margin in (("reproduced", mean), ("contradicted", min_effect - mean)):
+        if margin <= 0:
+            continue
+        n = max(2, math.ceil((1.96 * sd / margin) ** 2))
+        while n <= limit and float(stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n) >= margin:
+            n += 1
+        if n <= limit and (best is None or n < best[0]):
+            best = (n, target)
+    return best
+
+
+def _planning(values: Sequence[float], claim: Claim, replicate: str,
+              failed: list[Check]) -> str:
+    need = replicates_to_decide(values, claim.min_effect)
+    if need is None:
+        more = (f"no number of {_plural(replicate)} would decide it at the observed effect "
+                "and spread")
+    else:
+        more = (f"about {need[0]} {_plural(replicate)} would make it {need[1]} if the observed "
+                f"effect and spread held (now {len(values)})")
+    if failed:
+        return (f"planning estimate: first pass {', '.join(c.check for c in failed)} (see the "
+                f"check details); then {more}")
+    return f"planning estimate: {more}"
+
+
+def judge(claim: Claim, values: Sequence[float], replicate: str,
+          checks: Sequence[Check] = ()) -> Verdict:
+    """The verdict on `claim` from one effect per independent replicate; decided only when
+    every one of `checks` passed."""
     if not claim.min_effect > 0:
         raise ValueError(f"min_effect of {claim.claim} must be > 0, got {claim.min_effect}")
     mean, lo, hi = t_interval(values)
+    checks = tuple(checks)
+    failed = [c for c in checks if not c.passed]
+    verdict = decide(lo, hi, claim.min_effect) if not failed else "inconclusive"
+    planning = _planning(values, claim, replicate, failed) if verdict == "inconclusive" else None
     return Verdict(claim=claim.claim, statement=claim.statement, effect=round(mean, 4),
-                   ci95=(_round(lo), _round(hi)), unit=claim.unit, n=len(values), replicate=replicate,
-                   min_effect=claim.min_effect, verdict=decide(lo, hi, claim.min_effect))
+                   ci95=(_round(lo), _round(hi)), unit=claim.unit, n=len(values),
+                   replicate=replicate, min_effect=claim.min_effect, verdict=verdict,
+                   checks=checks, planning=planning)
 
 
 def _round(x: float | None) -> float | None:
@@ -116,15 +195,23 @@ def _ci(v: Verdict) -> str:
 
 def verdict_table(verdicts: Sequence[Verdict], claims: dict[str, Claim]) -> list[str]:
     """Markdown lines: claim, paper, ours as effect [95 % CI] with n, verdict; then the reasons."""
-    lines = ["| claim | paper | ours: effect [95 % CI] (n) | min effect | verdict |",
-             "|---|---|---|---|---|"]
+    lines = ["| claim | paper | ours: effect [95 % CI] (n) | min effect | checks | verdict |",
+             "|---|---|---|---|---|---|"]
     for v in verdicts:
         c = claims.get(v.claim)
+        marks = ", ".join(f"{k.check} {'✓' if k.passed else '✗'}" for k in v.checks) or "–"
         lines.append(
             f"| `{v.claim}`: {v.statement} | {c.paper if c else '–'} | {v.effect:+.2f} "
             f"{v.unit} {_ci(v)} (n = {v.n} {_plural(v.replicate)}) | {v.min_effect:g} | "
-            f"**{v.verdict}** |")
+            f"{marks} | **{v.verdict}** |")
     lines += ["", INTERVAL_METHOD, ""]
+    for v in verdicts:
+        for k in v.checks:
+            lines.append(f"- `{v.claim}` check **{k.check}** "
+                         f"{'passed' if k.passed else 'FAILED'}: {k.detail}")
+        if v.planning:
+            lines.append(f"- `{v.claim}` is inconclusive; {v.planning}.")
+    lines.append("")
     for v in verdicts:
         c = claims.get(v.claim)
         if c:

@@ -12,6 +12,8 @@ import torchvision
 from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock
 
+from ..names import BACKBONES, TORCHVISION_RESNETS
+
 __all__ = ["PaperResNet", "TorchvisionResNet", "build_backbone", "BACKBONES"]
 
 
@@ -83,8 +85,6 @@ class TorchvisionResNet(nn.Module):
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))
 
 
-TORCHVISION_RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
-BACKBONES: tuple[str, ...] = ("paper_resnet18", *TORCHVISION_RESNETS)
 
 
 def build_backbone(name: str, *, width: int = 64) -> nn.Module:

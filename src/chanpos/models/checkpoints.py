@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pickle
 import struct
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ __all__ = [
     "read_checkpoint",
     "load_model_checkpoint",
     "strip_prefix",
+    "refusal_reason",
 ]
 
 
@@ -81,7 +83,7 @@ def _unwrapped(model: nn.Module) -> nn.Module:
     return getattr(model, "_orig_mod", model)
 
 
-def _refusal_reason(exc: BaseException) -> str:
+def refusal_reason(exc: BaseException) -> str:
     """One line saying why torch refused a file.
 
     weights_only refusals are a multi-line text whose first line is generic ("Weights only
@@ -98,8 +100,14 @@ def _refusal_reason(exc: BaseException) -> str:
         lines = [line for line in text.splitlines() if "Unsupported global" in line or "GLOBAL" in line]
     reason = next((line.strip() for line in lines if line.strip()), "")
     if reason:
-        return reason.split(" Please use `torch.serialization.", 1)[0].strip()
+        # keep what was refused, never torch's advice (allow-listing, weights_only=False)
+        for advice in (" Please use `torch.serialization.", " Check the documentation",
+                       " You can use"):
+            reason = reason.split(advice, 1)[0]
+        return reason.strip()
     first = text.splitlines()[0].strip() if text else ""
+    if first.startswith("Weights only load failed") or "weights_only" in first:
+        return "the file holds objects a weights-only load does not allow"
     if not first:
         return type(exc).__name__
     return f"{type(exc).__name__}: {first}" if isinstance(exc, (KeyError, IndexError)) else first
@@ -117,14 +125,16 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ChanposError(f"checkpoint {path} does not exist")
     try:
-        with torch.serialization.safe_globals(list(NUMPY_FLOAT64_GLOBALS)):
+        with warnings.catch_warnings(), \
+                torch.serialization.safe_globals(list(NUMPY_FLOAT64_GLOBALS)):
+            warnings.simplefilter("ignore")  # the refusal below is the one line the user sees
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError, KeyError,
             IndexError, TypeError, AttributeError, struct.error,
             AssertionError) as exc:  # junk or truncated files fail in many ways
         raise ChanposError(
             f"{path} is not a loadable PyTorch checkpoint (weights_only load refused it: "
-            f"{_refusal_reason(exc)})"
+            f"{refusal_reason(exc)})"
         ) from None
     if not isinstance(obj, dict):
         raise ChanposError(f"{path} holds a {type(obj).__name__}, not a checkpoint dictionary")
@@ -157,7 +167,10 @@ def load_model_checkpoint(path: Path, *, expect: str | None = None) -> tuple[nn.
     if any(k.startswith("model.") for k in state):
         state = strip_prefix(state, "model.")
     try:
-        model = create_model(spec["name"], **spec.get("kwargs", {}))
+        kwargs = dict(spec.get("kwargs", {}))
+        if kwargs.get("pretrained_backbone"):  # every weight is in the file: never download
+            kwargs["pretrained_backbone"] = False
+        model = create_model(spec["name"], **kwargs)
         model.load_state_dict(state, strict=True)
     except (RuntimeError, ValueError, TypeError) as exc:
         first = str(exc).strip().splitlines()[0]

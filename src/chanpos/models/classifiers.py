@@ -14,23 +14,23 @@ __all__ = ["gapnet", "permutenet", "classifier"]
 
 @register_model("gapnet")
 def gapnet(
-    *, backbone: str = "paper_resnet18", num_outputs: int = 9, padding: str = "zeros", width: int = 64
+    *, backbone: str = "paper_resnet18", num_classes: int = 9, padding: str = "zeros", width: int = 64
 ) -> GAPNet:
-    """GAPNet (Table 1): backbone, 3x3 conv to `num_outputs`, GAP; all convs use `padding`."""
-    return set_padding(GAPNet(build_backbone(backbone, width=width), num_outputs), padding)
+    """GAPNet (Table 1): backbone, 3x3 conv to `num_classes`, GAP; all convs use `padding`."""
+    return set_padding(GAPNet(build_backbone(backbone, width=width), num_classes), padding)
 
 
 @register_model("permutenet")
 def permutenet(
-    *, backbone: str = "paper_resnet18", num_outputs: int = 9, padding: str = "zeros", width: int = 64
+    *, backbone: str = "paper_resnet18", num_classes: int = 9, padding: str = "zeros", width: int = 64
 ) -> PermuteNet:
     """PermuteNet (Table 1): backbone, GAP, a fresh channel permutation, Linear."""
-    return set_padding(PermuteNet(build_backbone(backbone, width=width), num_outputs), padding)
+    return set_padding(PermuteNet(build_backbone(backbone, width=width), num_classes), padding)
 
 
 @register_model("classifier")
 def classifier(
-    *, backbone: str = "paper_resnet18", num_outputs: int = 10, padding: str = "zeros",
+    *, backbone: str = "paper_resnet18", num_classes: int = 10, padding: str = "zeros",
     width: int = 64, antialias: int = 0,
 ) -> GAPClassifier:
     """Plain GAP + Linear classifier (Table 2's ResNet-18), with `encode`/`classify` parts.
@@ -41,4 +41,4 @@ def classifier(
     net = build_backbone(backbone, width=width)
     if antialias:
         net = antialias_resnet(net, antialias)
-    return set_padding(GAPClassifier(net, num_outputs), padding)
+    return set_padding(GAPClassifier(net, num_classes), padding)

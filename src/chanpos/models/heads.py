@@ -9,67 +9,56 @@ __all__ = ["GAPNet", "PermuteNet", "GAPClassifier"]
 
 
 class GAPNet(nn.Module):
-    """Backbone -> 3x3 conv (C -> num_outputs, padding 1) -> global average pool = logits.
+    """Backbone -> 3x3 conv (C -> num_classes, padding 1) -> global average pool = logits.
 
     No fully connected layer: the pooled vector *is* the logits, so every logit's value is
     fixed to one output channel (Table 1 of the paper).
     """
 
-    def __init__(self, backbone: nn.Module, num_outputs: int) -> None:
+    def __init__(self, backbone: nn.Module, num_classes: int) -> None:
         super().__init__()
         self.backbone = backbone
-        self.pre_classifier = nn.Conv2d(backbone.out_channels, num_outputs, 3, padding=1)
+        self.pre_classifier = nn.Conv2d(backbone.out_channels, num_classes, 3, padding=1)
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.num_outputs = num_outputs
+        self.num_classes = num_classes
 
     def forward(self, x: Tensor) -> Tensor:
-        """(B, 3, H, W) -> logits (B, num_outputs)."""
+        """(B, 3, H, W) -> logits (B, num_classes)."""
         return self.pool(self.pre_classifier(self.backbone(x))).flatten(1)
-
-
-class PermuteNet(nn.Module):
-    """Backbone -> GAP -> random channel permutation (new every forward) -> Linear.
-
-    The permutation is drawn per forward pass, shared by the batch, in training *and*
-    evaluation (as in the authors' code), so the linear layer cannot rely on channel order.
-    """
-
-    def __init__(self, backbone: nn.Module, num_outputs: int) -> None:
-        super().__init__()
-        self.backbone = backbone
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(backbone.out_channels, num_outputs)
-        self.num_outputs = num_outputs
-
-    def pooled(self, x: Tensor) -> Tensor:
-        """The globally pooled latent before permutation, (B, C)."""
-        return self.pool(self.backbone(x)).flatten(1)
-
-    def forward(self, x: Tensor) -> Tensor:
-        """(B, 3, H, W) -> logits (B, num_outputs) through a fresh channel permutation."""
-        z = self.pooled(x)
-        perm = torch.randperm(z.shape[1], device=z.device)
-        return self.fc(z[:, perm])
 
 
 class GAPClassifier(nn.Module):
     """Backbone -> GAP (the latent z, (B, C)) -> Linear: the classifier AugShift trains."""
 
-    def __init__(self, backbone: nn.Module, num_outputs: int) -> None:
+    def __init__(self, backbone: nn.Module, num_classes: int) -> None:
         super().__init__()
         self.backbone = backbone
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(backbone.out_channels, num_outputs)
-        self.num_outputs = num_outputs
+        self.fc = nn.Linear(backbone.out_channels, num_classes)
+        self.num_classes = num_classes
 
     def encode(self, x: Tensor) -> Tensor:
         """The pooled latent z = GAP(f(x)), (B, C)."""
         return self.pool(self.backbone(x)).flatten(1)
 
     def classify(self, z: Tensor) -> Tensor:
-        """Logits from a latent, (B, C) -> (B, num_outputs)."""
+        """Logits from a latent, (B, C) -> (B, num_classes)."""
         return self.fc(z)
 
     def forward(self, x: Tensor) -> Tensor:
-        """(B, 3, H, W) -> logits (B, num_outputs)."""
+        """(B, 3, H, W) -> logits (B, num_classes)."""
         return self.classify(self.encode(x))
+
+
+class PermuteNet(GAPClassifier):
+    """Backbone -> GAP -> random channel permutation (new every forward) -> Linear.
+
+    The permutation is drawn per forward pass, shared by the batch, in training *and*
+    evaluation (as in the authors' code), so the linear layer cannot rely on channel order.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, 3, H, W) -> logits (B, num_classes) through a fresh channel permutation."""
+        z = self.encode(x)
+        perm = torch.randperm(z.shape[1], device=z.device)
+        return self.classify(z[:, perm])

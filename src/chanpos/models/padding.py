@@ -13,6 +13,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.models import resnet as tv_resnet
 
+from ..names import PADDING_MODES
+
 __all__ = [
     "PADDING_MODES",
     "CircularConv2d",
@@ -23,15 +25,6 @@ __all__ = [
     "padding_of",
 ]
 
-PADDING_MODES: tuple[str, ...] = (
-    "zeros",
-    "reflect",
-    "replicate",
-    "circular",
-    "partial",
-    "none",
-    "valid",
-)
 
 
 class PartialConv2d(nn.Conv2d):

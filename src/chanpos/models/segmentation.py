@@ -30,6 +30,7 @@ from torchvision.models.segmentation.deeplabv3 import ASPP, DeepLabHead, DeepLab
 from torchvision.models.segmentation.fcn import FCN, FCNHead
 
 from ..errors import ChanposError
+from ..names import OUTPUT_STRIDES, SEGMENTATION_MODELS
 from .backbones import PaperResNet
 from .checkpoints import read_checkpoint
 from .padding import set_padding
@@ -46,13 +47,6 @@ __all__ = [
     "load_segmentation_checkpoint",
 ]
 
-SEGMENTATION_MODELS: tuple[str, ...] = (
-    "deeplabv3_resnet50",
-    "deeplabv3_resnet101",
-    "fcn_resnet50",
-    "deeplabv3_small",
-)
-OUTPUT_STRIDES = (8, 16)
 _DILATION = {16: [False, False, True], 8: [False, True, True]}
 _RATES = {16: (6, 12, 18), 8: (12, 24, 36)}
 
@@ -65,9 +59,16 @@ def _check_stride(output_stride: int) -> None:
 def _resnet_backbone(arch: str, output_stride: int, pretrained_backbone: bool) -> nn.Module:
     _check_stride(output_stride)
     weights = "IMAGENET1K_V1" if pretrained_backbone else None
-    net = getattr(torchvision.models, arch)(
-        weights=weights, replace_stride_with_dilation=_DILATION[output_stride]
-    )
+    try:
+        net = getattr(torchvision.models, arch)(
+            weights=weights, replace_stride_with_dilation=_DILATION[output_stride]
+        )
+    except (OSError, RuntimeError) as exc:  # URLError is an OSError: no network
+        if weights is None:
+            raise
+        reason = getattr(exc, "reason", None) or exc
+        raise ChanposError(f"downloading the ImageNet weights of {arch} failed ({reason}); "
+                           "check the network, or train without --pretrained-backbone") from None
     return IntermediateLayerGetter(net, return_layers={"layer4": "out"})
 
 

@@ -13,10 +13,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import ChanposError
+from ..names import SHIFT_MODES
 
 __all__ = ["SHIFT_MODES", "check_shift", "draw_shifts", "translate", "random_shift"]
 
-SHIFT_MODES: tuple[str, ...] = ("zeros", "reflect", "replicate", "circular")
 _PAD = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate", "circular": "circular"}
 
 

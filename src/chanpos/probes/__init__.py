@@ -1,16 +1,15 @@
 """Probes that work on any nn.Module: shift consistency (Table 2 of Islam et al., ICCV 2021),
 channel ranking and ablation, segmentation metrics (Figures 4-6)."""
 
-from .channels import (
-    ChannelRanking,
+from .ablation import (
     SegmentationParts,
     ablate_channels,
     attack_confusions,
+    head_channels,
     predict_labels,
-    rank_position_channels,
-    resolve_layer,
     segmentation_parts,
 )
+from .channels import ChannelRanking, check_feature_layer, rank_position_channels, resolve_layer
 from .invariance import (
     SHIFT_MODES,
     draw_shifts,
@@ -33,6 +32,8 @@ from .segmentation import (
 __all__ = [
     "REGIONS",
     "ChannelRanking",
+    "check_feature_layer",
+    "head_channels",
     "SegmentationParts",
     "ablate_channels",
     "attack_confusions",

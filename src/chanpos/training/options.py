@@ -5,11 +5,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-__all__ = ["OptimConfig", "TrainerOptions", "OPTIMIZERS", "SCHEDULES", "PRECISIONS"]
+from ..names import OPTIMIZERS, PRECISIONS, SCHEDULES
 
-OPTIMIZERS = ("adam", "adamw", "sgd")
-SCHEDULES = ("constant", "cosine")
-PRECISIONS = ("32-true", "32", "16-mixed", "bf16-mixed", "bf16-true", "64-true")
+__all__ = ["OptimConfig", "TrainerOptions", "Stopping", "OPTIMIZERS", "SCHEDULES", "PRECISIONS"]
 
 
 @dataclass(frozen=True)
@@ -22,6 +20,24 @@ class OptimConfig:
     momentum: float = 0.9
     weight_decay: float = 0.0
     schedule: str = "constant"
+
+
+@dataclass(frozen=True)
+class Stopping:
+    """The plateau rule on the monitored validation metric (percent, higher is better): a
+    plateau is reached when the robust (Theil–Sen) trend of the last `patience` epochs'
+    values gains at most `min_delta` points across them (never before `min_epochs`). A trend,
+    not the best value, and a robust one, so that a noisy metric that is still climbing is
+    not mistaken for a plateau because of one bad epoch, and one that has flattened is. The
+    first `lr_drops` plateaus multiply the learning rate by `lr_factor` and training goes on
+    (a fresh window after each); the next one stops it. A run that reaches its epoch maximum
+    first has not plateaued."""
+
+    patience: int = 6
+    min_delta: float = 1.0
+    min_epochs: int = 1
+    lr_drops: int = 0
+    lr_factor: float = 0.1
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,11 @@ import random
 import numpy as np
 import torch
 
-__all__ = ["phase_seed", "reseed", "BN_PHASE", "EVAL_PHASE"]
+__all__ = ["phase_seed", "reseed", "BN_PHASE", "EVAL_PHASE", "INIT_PHASE"]
 
 BN_PHASE = -1    # batch-norm re-estimation after training
 EVAL_PHASE = -2  # evaluation of the trained model
+INIT_PHASE = -4  # the initial weights (before training starts)
 
 
 def phase_seed(seed: int, phase: int) -> int:

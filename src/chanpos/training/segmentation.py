@@ -15,8 +15,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torchmetrics.classification import MulticlassJaccardIndex
 
 from ..ops.normalise import Normalise
+from .callbacks import MONITOR
 from .options import OptimConfig
 from .systems import ClassifierSystem
 
@@ -84,6 +86,10 @@ class SegmentationSystem(ClassifierSystem):
                          batch_transform=self.transform, model_spec=model_spec,
                          channels_last=channels_last)
         self.ignore_index = ignore_index
+        # classes absent from both prediction and target in the split do not count (as the
+        # attack's own mIoU)
+        self.val_iou = MulticlassJaccardIndex(num_classes=num_classes, ignore_index=ignore_index,
+                                              average="macro", validate_args=False)
 
     def forward(self, x: Tensor) -> Tensor:
         """Logits (B, K, H, W) at input resolution."""
@@ -99,6 +105,14 @@ class SegmentationSystem(ClassifierSystem):
         self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=True)
         return loss
 
-    def test_step(self, batch: Any, batch_idx: int) -> None:
-        """Not used: segmentation is evaluated with `chanpos.probes` (confusion matrices)."""
-        return None
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        """mIoU (percent) on the validation split, the metric the plateau rule watches."""
+        x, y = self.prepare(batch, False)
+        logits = self(x)
+        if logits.shape[-2:] != y.shape[-2:]:
+            logits = F.interpolate(logits, size=y.shape[-2:], mode="bilinear", align_corners=False)
+        self.val_iou.update(logits.argmax(1), y)
+
+    def on_validation_epoch_end(self) -> None:
+        self.log(MONITOR, 100.0 * self.val_iou.compute(), prog_bar=True, sync_dist=True)
+        self.val_iou.reset()

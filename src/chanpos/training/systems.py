@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from ..errors import ChanposError
+from .callbacks import MONITOR
 from .options import OptimConfig
 
 __all__ = ["ClassifierSystem", "BatchTransform", "build_optimizer"]
@@ -72,7 +73,7 @@ class ClassifierSystem(L.LightningModule):
         self.model_spec = model_spec or {}
         self.channels_last = channels_last
         self.train_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
-        self.test_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
+        self.val_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
 
     def forward(self, x: Tensor) -> Tensor:
         """Logits of the wrapped model, (B, num_classes)."""
@@ -103,10 +104,14 @@ class ClassifierSystem(L.LightningModule):
         self.log("train_acc", self.train_acc, prog_bar=True, on_step=False, on_epoch=True)
         return loss
 
-    def test_step(self, batch: Any, batch_idx: int) -> None:
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        """Accuracy (percent) on the validation split: the metric the plateau rule watches."""
         x, y = self.prepare(batch, False)
-        self.test_acc(self.model(x), y)
-        self.log("test_acc", self.test_acc, on_step=False, on_epoch=True)
+        self.val_acc.update(self.model(x), y)
+
+    def on_validation_epoch_end(self) -> None:
+        self.log(MONITOR, 100.0 * self.val_acc.compute(), prog_bar=True, sync_dist=True)
+        self.val_acc.reset()
 
     def configure_optimizers(self) -> Any:
         total = int(self.trainer.estimated_stepping_batches) if self._trainer else 1

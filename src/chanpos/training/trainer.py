@@ -1,10 +1,13 @@
-"""One `fit()` helper around Lightning's Trainer: per-epoch checkpoints, exact resume."""
+"""One `fit()` helper around Lightning's Trainer: a validation split with the plateau rule,
+per-epoch checkpoints, exact resume at every point a process can die, batch-norm
+re-estimation after training."""
 
 from __future__ import annotations
 
 import logging
 import signal
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +16,14 @@ from lightning.pytorch.callbacks import Callback, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader
 
-from .callbacks import EpochCheckpoint, EpochSeed, PreciseBatchNorm, SafeCheckpointIO
-from .options import TrainerOptions
+from .batchnorm import recalibrate_batchnorm
+from .callbacks import EpochCheckpoint, EpochSeed, PlateauStop, SafeCheckpointIO
+from .callbacks import read_training_checkpoint as _read
+from .evaluate import eval_device
+from .options import Stopping, TrainerOptions
+from .seeding import BN_PHASE, reseed
 
-__all__ = ["fit", "build_trainer", "last_checkpoint"]
+__all__ = ["FitResult", "fit", "build_trainer", "last_checkpoint"]
 
 _QUIET = (
     ".*does not have many workers.*",
@@ -29,6 +36,7 @@ _QUIET = (
     ".*Using `DistributedSampler` with the dataloaders.*",
     ".*Experiment logs directory.*exists and is not empty.*",
     ".*max_epochs=.* reached.*",
+    ".*but have no `val_dataloader`.*",
 )
 
 
@@ -39,19 +47,35 @@ def _quiet_lightning() -> None:
         warnings.filterwarnings("ignore", message=pattern)
 
 
+@dataclass(frozen=True)
+class FitResult:
+    """How one training run ended: epochs trained of at most `max_epochs`, whether the plateau
+    rule fired, and the validation metric (percent) after every epoch."""
+
+    epochs: int
+    max_epochs: int
+    plateaued: bool
+    history: tuple[float, ...]
+
+    @property
+    def best(self) -> float | None:
+        """The best validation metric of the run (None without a validation split)."""
+        return max(self.history) if self.history else None
+
+
 def last_checkpoint(root_dir: Path) -> Path:
     """Where a run under `root_dir` keeps the checkpoint of its last completed epoch."""
     return Path(root_dir) / "checkpoints" / "last.ckpt"
 
 
 def build_trainer(
-    options: TrainerOptions, *, epochs: int, root_dir: Path, bn_batches: int = 0,
-    checkpoints: bool = True,
+    options: TrainerOptions, *, max_epochs: int, root_dir: Path, validate: bool,
+    extra: list[Callback] | None = None, checkpoints: bool = True,
 ) -> L.Trainer:
     """A Trainer writing logs and (every epoch) `last.ckpt` under `root_dir`."""
     _quiet_lightning()
     opts = options.resolved()
-    callbacks: list[Callback] = [EpochSeed(opts.seed), PreciseBatchNorm(bn_batches, opts.seed)]
+    callbacks: list[Callback] = [EpochSeed(opts.seed), *(extra or [])]
     if opts.progress:
         callbacks.append(TQDMProgressBar(leave=False))
     if checkpoints:
@@ -63,7 +87,7 @@ def build_trainer(
         strategy=opts.strategy,
         num_nodes=opts.num_nodes,
         precision=opts.precision,
-        max_epochs=epochs,
+        max_epochs=max_epochs,
         logger=CSVLogger(str(root_dir), name="logs", version=""),
         callbacks=callbacks,
         plugins=[SafeCheckpointIO()],
@@ -71,36 +95,93 @@ def build_trainer(
         enable_progress_bar=opts.progress,
         enable_model_summary=False,
         num_sanity_val_steps=0,
-        limit_val_batches=0,
+        limit_val_batches=1.0 if validate else 0,
+        check_val_every_n_epoch=1,
         deterministic=opts.deterministic,
         default_root_dir=str(root_dir),
         log_every_n_steps=10,
     )
 
 
-def fit(
-    system: L.LightningModule, train_loader: DataLoader, *, epochs: int, options: TrainerOptions,
-    root_dir: Path, bn_batches: int = 8, checkpoints: bool = True,
-) -> L.Trainer:
-    """Train `system` for `epochs`, continuing from `root_dir`'s last completed epoch if any.
+def _epochs_in(ckpt: dict[str, Any]) -> int:
+    """Epochs a checkpoint has trained."""
+    return int(ckpt["loops"]["fit_loop"]["epoch_progress"]["total"]["processed"])
 
-    Every random phase is seeded from `options.seed` (see `seeding`), so an interrupted run
-    that is resumed ends with the same weights as an uninterrupted one on the same machine.
+
+def _history(ckpt: dict[str, Any]) -> dict[str, Any]:
+    for key, state in (ckpt.get("callbacks") or {}).items():
+        if str(key).startswith("PlateauStop"):
+            return state
+    return {}
+
+
+def fit(
+    system: L.LightningModule, train_loader: DataLoader, *, max_epochs: int,
+    options: TrainerOptions, root_dir: Path, val_loader: DataLoader | None = None,
+    stopping: Stopping | None = None, bn_batches: int = 8, checkpoints: bool = True,
+) -> FitResult:
+    """Train `system` for at most `max_epochs` (stopping at a validation plateau when
+    `val_loader` is given), continuing from `root_dir`'s last completed epoch if any, then
+    re-estimate BatchNorm statistics on `bn_batches` training batches. The model ends on the
+    evaluation device.
+
+    Every random phase is seeded from `options.seed` (see `seeding`), so a run interrupted at
+    any point and resumed ends with the same weights as an uninterrupted one on the same
+    machine. A checkpoint of a finished training (plateau reached, or `max_epochs` trained) is
+    not trained further: its weights are loaded and only the steps after training run.
     """
     L.seed_everything(options.seed, workers=True, verbose=False)
     if options.compile:
         system.model.compile()
-    trainer = build_trainer(options, epochs=epochs, root_dir=root_dir, bn_batches=bn_batches,
-                            checkpoints=checkpoints)
     last = last_checkpoint(root_dir)
-    resume = str(last) if checkpoints and last.is_file() else None
-    try:
-        trainer.fit(system, train_dataloaders=train_loader, ckpt_path=resume)  # SafeCheckpointIO
-    except SystemExit:
-        # Lightning answers Ctrl-C with a "graceful shutdown", ignores further Ctrl-C and calls
-        # exit(1); give the caller the KeyboardInterrupt it was (resume advice, exit 130)
-        if trainer.interrupted:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-            raise KeyboardInterrupt from None
-        raise
-    return trainer
+    saved = _read(last) if checkpoints and last.is_file() else None
+    state = _history(saved) if saved is not None else {}
+    done = _epochs_in(saved) if saved is not None else 0
+    if saved is not None and (state.get("plateaued") or done >= max_epochs):
+        # training was over when the process died: only the steps after it run again
+        system.load_state_dict(saved["state_dict"], strict=True)
+        result = FitResult(done, max_epochs, bool(state.get("plateaued", False)),
+                           tuple(state.get("history", ())))
+    else:
+        stopper = PlateauStop(stopping or Stopping()) if val_loader is not None else None
+        trainer = build_trainer(options, max_epochs=max_epochs, root_dir=root_dir,
+                                validate=val_loader is not None, checkpoints=checkpoints,
+                                extra=[stopper] if stopper else None)
+        try:
+            trainer.fit(system, train_dataloaders=train_loader, val_dataloaders=val_loader,
+                        ckpt_path=str(last) if saved is not None else None)
+        except SystemExit:
+            # Lightning answers Ctrl-C (and chanpos' SIGTERM/SIGHUP, raised as
+            # KeyboardInterrupt) with a "graceful shutdown", ignores further Ctrl-C and calls
+            # exit(1); give the caller the KeyboardInterrupt it was (resume advice)
+            if trainer.interrupted:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+                raise KeyboardInterrupt from None
+            raise
+        result = FitResult(trainer.current_epoch, max_epochs,
+                           bool(stopper and stopper.plateaued),
+                           tuple(stopper.history) if stopper else ())
+    device = eval_device(options.accelerator)
+    system.model.to(device)
+    reseed(options.seed, BN_PHASE)
+    _recalibrate(system, train_loader, device, bn_batches)
+    return result
+
+
+def _recalibrate(system: L.LightningModule, loader: DataLoader, device: Any, batches: int) -> None:
+    """Precise BN after training, on this process's own (seeded) pass over the training set,
+    so every DDP rank, and a resumed run, computes the same statistics."""
+    prepare = getattr(system, "prepare", None)
+    if batches <= 0 or prepare is None:
+        return
+    sampler = getattr(loader, "sampler", None)
+    if hasattr(sampler, "set_epoch"):
+        sampler.set_epoch(BN_PHASE)
+
+    def inputs():
+        for batch in loader:
+            batch = tuple(t.to(device) if hasattr(t, "to") else t for t in batch)
+            yield prepare(batch, True)[0]
+
+    recalibrate_batchnorm(system.model, inputs(), batches)
+

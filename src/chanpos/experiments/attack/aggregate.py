@@ -1,63 +1,114 @@
-"""From per-model attack rows to the Figure 4 and Figure 6 verdicts and the mean curves.
+"""From per-model attack rows to the Figure 4 and Figure 6 verdicts, their checks and the mean
+curves.
 
 Replicates: with several trained models, one effect per model (its random draws averaged
 within it), t interval over models; with one model (a given checkpoint), one effect per random
 channel draw, t interval over draws (a claim about that one model).
+
+Checks: `converged` (every trained model, and its pretraining, reached its validation
+plateau; not applicable to a given checkpoint, which chanpos did not train) and `sensitive`
+(the same statistic computed with the measured-importance channels instead of the flip-ranked
+ones reaches min_effect: the experiment could have seen an effect of that size).
 """
 
 from __future__ import annotations
 
 import statistics
-from typing import Any
 
 from ..claims import CLAIMS
-from ..verdicts import Verdict, judge
+from ..validity import Fit, check, converged_check
+from ..verdicts import Check, Verdict, judge, t_interval
+from .config import AttackConfig
+from .results import AttackModelRow, importance_set
 
-__all__ = ["figure4_effects", "figure6_effects", "attack_verdicts", "mean_curves"]
+__all__ = ["figure4_effects", "figure6_effects", "attack_verdicts", "mean_curves",
+           "CLAIM_SIDE"]
+
+CLAIM_SIDE = "left"  # Figure 6 attacks the left-specific channels
 
 
-def _upto_quarter(row: dict[str, Any]) -> list[int]:
-    c = row["num_channels"]
-    return [p["n"] for p in row["curves"]["ranked"] if 0 < p["n"] <= c / 4]
+def _upto_quarter(row: AttackModelRow) -> list[int]:
+    c = row.num_channels
+    return [p.n for p in row.curves.ranked if 0 < p.n <= c / 4]
 
 
-def figure4_effects(row: dict[str, Any], per_draw: bool = False) -> list[float]:
-    """random − ranked mIoU averaged over 0 < N <= C/4: one value (the model), or one per draw."""
+def figure4_effects(row: AttackModelRow, per_draw: bool = False, kind: str = "ranked"
+                    ) -> list[float]:
+    """random − `kind` mIoU averaged over 0 < N <= C/4: one value (the model), or one per
+    random draw."""
     ns = _upto_quarter(row)
     if not ns:
         return []
-    ranked = {p["n"]: p["miou"] for p in row["curves"]["ranked"]}
-    rand = {p["n"]: p for p in row["curves"]["random"]}
+    ranked = {p.n: p.miou for p in row.curves.of(kind)}
+    rand = {p.n: p for p in row.curves.random}
     if per_draw:
-        draws = len(rand[ns[0]]["draws"])
-        return [statistics.fmean(rand[n]["draws"][d] - ranked[n] for n in ns)
+        draws = len(rand[ns[0]].draws)
+        return [statistics.fmean(rand[n].draws[d] - ranked[n] for n in ns)
                 for d in range(draws)]
-    return [statistics.fmean(rand[n]["miou_mean"] - ranked[n] for n in ns)]
+    return [statistics.fmean(rand[n].miou_mean - ranked[n] for n in ns)]
 
 
-def figure6_effects(row: dict[str, Any], per_draw: bool = False) -> list[float]:
-    """At the largest region N: (left − right half drop) of the left-specific channels minus the
-    same for random channels (their mean, or each draw)."""
-    regions = row["regions"]
-    if not regions:
+def figure6_effects(row: AttackModelRow, per_draw: bool = False, channels: str = CLAIM_SIDE
+                    ) -> list[float]:
+    """At the largest region N: (left − right half drop) of the `channels` set minus the same
+    for random channels (their mean, or each draw)."""
+    if not row.regions:
         return []
-    n = max(r["n"] for r in regions)
-    cell = {(r["channels"], r["region"]): r for r in regions if r["n"] == n}
-    left, right = cell[("left", "left")], cell[("left", "right")]
-    own = left["drop"] - right["drop"]
-    rand = [a - b for a, b in zip(left["random_drops"], right["random_drops"], strict=True)]
+    n = max(r.n for r in row.regions)
+    left, right = row.region(channels, "left", n), row.region(channels, "right", n)
+    own = left.drop - right.drop
+    rand = [a - b for a, b in zip(left.random_drops, right.random_drops, strict=True)]
     return [own - r for r in rand] if per_draw else [own - statistics.fmean(rand)]
 
 
-def attack_verdicts(models: list[dict[str, Any]]) -> list[Verdict]:
+def _converged(models: list[AttackModelRow], cfg: AttackConfig) -> list[Check]:
+    fits = []
+    for m in models:
+        if m.pretrain is not None:
+            fits.append(Fit(f"pretraining seed {m.seed}", m.pretrain.epochs,
+                            m.pretrain.max_epochs, m.pretrain.plateaued))
+        if m.training is not None:
+            fits.append(Fit(f"seed {m.seed}", m.training.epochs, m.training.max_epochs,
+                            m.training.plateaued))
+    if not fits:
+        return []  # a given checkpoint: trained outside chanpos (the report says so)
+    return [converged_check(fits, cfg.stopping_rule())]
+
+
+def _sensitive(values: list[float], claim: str, control: str) -> Check:
+    min_effect = CLAIMS[claim].min_effect
+    if not values:
+        return check("sensitive", False, f"no {control} could be measured")
+    mean, lo, _ = t_interval(values)
+    ok = mean >= min_effect and (lo is None or lo > 0)
+    interval = "" if lo is None else f", 95 % lower bound {lo:+.2f}"
+    return check("sensitive", ok,
+                 f"{control}: {mean:+.2f} mIoU points{interval} (n = {len(values)}) against "
+                 f"min_effect {min_effect:g}" + ("" if ok else
+                 ": even the channels that matter most do not move mIoU by min_effect here, so "
+                 "this model cannot answer the question; attack more channels (a larger N "
+                 "range), or a narrower model whose channels are less redundant"))
+
+
+def attack_verdicts(models: list[AttackModelRow], cfg: AttackConfig) -> list[Verdict]:
     """`figure4` and `figure6` over the trained models (or the draws of a single model)."""
     single = len(models) == 1
     replicate = "random channel draw" if single else "trained model"
+    converged = _converged(models, cfg)
     out = []
-    for claim, effects in (("figure4", figure4_effects), ("figure6", figure6_effects)):
-        values = [v for row in models for v in effects(row, per_draw=single)]
-        if values:
-            out.append(judge(CLAIMS[claim], values, replicate))
+    f4 = [v for m in models for v in figure4_effects(m, single)]
+    if f4:
+        control = [v for m in models for v in figure4_effects(m, single, "importance")]
+        out.append(judge(CLAIMS["figure4"], f4, replicate, [*converged, _sensitive(
+            control, "figure4", "random − importance-ranked mIoU (channels ranked by their "
+            "measured drop on held-out images), mean over 0 < N ≤ C/4")]))
+    f6 = [v for m in models for v in figure6_effects(m, single)]
+    if f6:
+        side = importance_set(CLAIM_SIDE)
+        control = [v for m in models for v in figure6_effects(m, single, side)]
+        out.append(judge(CLAIMS["figure6"], f6, replicate, [*converged, _sensitive(
+            control, "figure6", "the region effect of the channels whose zeroing hurts the "
+            "left half most relative to the right (measured on held-out images)")]))
     return out
 
 
@@ -66,15 +117,15 @@ def _mean_sd(values: list[float]) -> tuple[float, float]:
             round(statistics.stdev(values), 3) if len(values) > 1 else 0.0)
 
 
-def mean_curves(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def mean_curves(models: list[AttackModelRow]) -> list[dict[str, object]]:
     """Per N: mean ± sd over models of ranked, random (each model's draw mean), controls."""
     out = []
-    for i, point in enumerate(models[0]["curves"]["ranked"]):
-        entry: dict[str, Any] = {"n": point["n"]}
-        for kind in ("ranked", "magnitude", "least"):
-            entry[kind] = _mean_sd([m["curves"][kind][i]["miou"] for m in models])
-        entry["random"] = _mean_sd([m["curves"]["random"][i]["miou_mean"] for m in models])
+    for i, point in enumerate(models[0].curves.ranked):
+        entry: dict[str, object] = {"n": point.n}
+        for kind in ("ranked", "magnitude", "least", "importance"):
+            entry[kind] = _mean_sd([m.curves.of(kind)[i].miou for m in models])
+        entry["random"] = _mean_sd([m.curves.random[i].miou_mean for m in models])
         entry["random_draw_sd"] = round(statistics.fmean(
-            m["curves"]["random"][i]["miou_std"] for m in models), 3)
+            m.curves.random[i].miou_std for m in models), 3)
         out.append(entry)
     return out

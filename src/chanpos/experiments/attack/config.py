@@ -1,83 +1,140 @@
-"""The attack's configuration (Islam et al., ICCV 2021, Figures 4-6): profile + overrides ->
-one validated frozen `AttackConfig`."""
+"""The attack's settings (Islam et al., ICCV 2021, Figures 4-6) and those of `chanpos rank`:
+frozen config dataclasses, each field one setting (flag, profile key, config.yaml key)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ...errors import ChanposError
-from ...models.padding import PADDING_MODES
-from ...training.options import OPTIMIZERS, SCHEDULES, TrainerOptions
-from ..checks import (
-    build_config,
-    check_data_root,
-    check_int,
-    check_names,
-    check_number,
-    check_seed,
-    merge_settings,
+from ...names import (
+    BUILT_IN_SOURCES,
+    FLIPS,
+    OPTIMIZERS,
+    OUTPUT_STRIDES,
+    PADDING_MODES,
+    RANK_MODES,
+    SCHEDULES,
+    SEGMENTATION_MODELS,
 )
+from ..checks import MAX_SEED, check_batches, check_data_root, check_distinct, check_file
+from ..run_settings import RunSettings, finish_run_settings
+from ..settings import resolve, setting
+from ..stopping import StoppingSettings
 
-__all__ = ["AttackConfig", "attack_config", "SEGMENTATION_SOURCES", "NO_PRETRAIN"]
+__all__ = ["AttackConfig", "attack_config", "NO_PRETRAIN", "RankConfig", "rank_config"]
 
-SEGMENTATION_SOURCES = ("streets", "cityscapes")
 NO_PRETRAIN = "none"
+_CLASSIFICATION = ", ".join(BUILT_IN_SOURCES["classification"])
 
 
-@dataclass(frozen=True)
-class AttackConfig:
-    """Everything an attack run needs, resolved from a profile and command-line overrides.
+def _segmentation_sources() -> list[str]:
+    from ...data import source_names
 
-    `seeds`: one trained model per seed (the replicates of the verdicts); with `checkpoint`
-    the one given model is attacked and the first seed only fixes the random draws.
-    `pretrain`: a classification source the backbone is first trained on (as the paper's
-    ImageNet-pretrained ResNet-50), or "none" (from scratch).
+    return source_names("segmentation")
+
+
+def _pretrain_sources() -> list[str]:
+    from ...data import source_names
+
+    return [NO_PRETRAIN, *source_names("classification")]
+
+
+def _any_sources() -> list[str]:
+    from ...data import source_names
+
+    return source_names("segmentation", "classification")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttackConfig(StoppingSettings, RunSettings):
+    """Everything an attack run needs, resolved from a profile and command-line values.
+
+    One trained model per seed (the replicates of the verdicts); with `checkpoint` the one
+    given model is attacked and the first seed only fixes the random draws.
     """
 
-    profile: str
-    source: str
-    model: str
-    ns: tuple[int, ...]
-    region_ns: tuple[int, ...]
-    random_draws: int
-    epochs: int
-    batch_size: int
-    lr: float
-    seeds: tuple[int, ...] = (0,)
-    image_size: tuple[int, int] | None = (64, 128)
-    same_texture: bool = False
-    mirror: float = 0.0
-    scale: float = 1.0
-    width: int = 16
-    head_channels: int = 64
-    output_stride: int = 16
-    padding: str = "zeros"
-    pretrained_backbone: bool = False
-    pretrain: str = NO_PRETRAIN
-    pretrain_epochs: int = 3
-    pretrain_samples: int | None = None
-    pretrain_lr: float = 0.002
-    train_samples: int | None = None
-    val_samples: int | None = None
-    rank_samples: int | None = None
-    rank_images: str | None = None
-    rank_where: str | None = None
-    eval_batch_size: int = 16
-    optimizer: str = "adam"
-    weight_decay: float = 0.0
-    schedule: str = "cosine"
-    flip_prob: float = 0.5
-    crop_size: tuple[int, int] | None = None
-    bn_batches: int = 8
-    examples: int = 4
-    data_root: str | None = None
-    checkpoint: str | None = None
-    num_workers: int = 0
-    jobs: int = 1
-    threads: int = 1
-    trainer: TrainerOptions = field(default_factory=TrainerOptions)
+    source: str = setting(help="Segmentation data: streets (built in, offline) or cityscapes "
+                          "(needs --data-root).", choices=_segmentation_sources, what="source")
+    model: str = setting(help=f"Segmentation model: {', '.join(SEGMENTATION_MODELS)}.",
+                         choices=SEGMENTATION_MODELS, what="model")
+    checkpoint: str | None = setting(
+        None, help="Attack this trained model instead of training some: a chanpos model.pt, "
+        "the authors' DeepLabV3Plus-Pytorch file or a torchvision state dict.", metavar="FILE")
+    seeds: tuple[int, ...] = setting(
+        help="Model seeds: one model is trained per seed (the verdicts' replicates).",
+        minimum=0, maximum=MAX_SEED, metavar="LIST")
+    image_size: tuple[int, int] | None = setting(
+        None, help="streets image size H,W.", minimum=16, metavar="H,W")
+    same_texture: bool = setting(False, help="streets: paint road and sidewalk alike (only "
+                                 "position separates them).")
+    mirror: float = setting(0.0, help="streets: fraction of mirrored (left-hand traffic) "
+                            "scenes.", minimum=0.0, maximum=1.0)
+    scale: float = setting(1.0, help="cityscapes: image scale in (0, 1].", minimum=0.0,
+                           strict=True, maximum=1.0)
+    width: int = setting(16, help="deeplabv3_small: first-stage width (C = 8 x width channels "
+                         "at the head input).", minimum=1)
+    head_channels: int = setting(64, help="deeplabv3_small: width of the ASPP head.",
+                                 minimum=1)
+    output_stride: int = setting(16, help="Output stride: 16 or 8.", choices=OUTPUT_STRIDES,
+                                 what="output stride")
+    padding: str = setting("zeros", help=f"Padding of every conv: {', '.join(PADDING_MODES)}.",
+                           choices=PADDING_MODES, what="padding")
+    pretrained_backbone: bool = setting(
+        False, help="torchvision ResNets: start from ImageNet weights (downloads them: needs "
+        "--download).")
+    pretrain: str = setting(
+        NO_PRETRAIN, help=f"Pretrain the backbone on this classification source first "
+        f"({_CLASSIFICATION}), as the paper's ImageNet-pretrained ResNet-50; none = from "
+        "scratch.", choices=_pretrain_sources, what="pretraining source")
+    pretrain_max_epochs: int = setting(10, help="Pretraining: the most epochs (it stops at a "
+                                       "validation plateau, as training does).", minimum=1)
+    pretrain_samples: int | None = setting(None, help="Pretraining images (all = every one).",
+                                           minimum=1, none_word="all", metavar="N|all")
+    pretrain_val_samples: int = setting(500, help="Pretraining images held out as its "
+                                        "validation split.", minimum=1)
+    pretrain_lr: float = setting(0.002, help="Pretraining learning rate (Adam).", minimum=0.0,
+                                 strict=True)
+    train_samples: int | None = setting(None, help="Training images (all = every one).",
+                                        minimum=1, none_word="all", metavar="N|all")
+    eval_samples: int | None = setting(
+        None, help="Evaluation images: the source's val split, where mIoU is measured and "
+        "channels are ranked (all = every one).", minimum=1, none_word="all", metavar="N|all")
+    importance_samples: int | None = setting(
+        None, help="Held-out images (of --val-samples) the importance control is measured on: "
+        "C + 1 head runs per image (all = every one).", minimum=1, none_word="all",
+        metavar="N|all")
+    rank_samples: int | None = setting(None, help="Rank on the first N evaluation images "
+                                       "(all = every one).", minimum=1, none_word="all",
+                                       metavar="N|all")
+    rank_images: str | None = setting(
+        None, help="Text file of evaluation image names for the signed (region) ranking, e.g. "
+        "the authors' CityPerson.txt.", metavar="FILE")
+    rank_where: str | None = setting(
+        None, help="CLASS:SIDE, e.g. person:left: the signed ranking uses only evaluation "
+        "images with that class mostly on that side (all = every ranking image).",
+        none_word="all", metavar="CLASS:SIDE|all")
+    batch_size: int = setting(help="Training batch size.", minimum=1)
+    eval_batch_size: int = setting(16, help="Evaluation batch size.", minimum=1)
+    optimizer: str = setting("adam", help="Optimiser.", choices=OPTIMIZERS, what="optimizer")
+    lr: float = setting(help="Learning rate.", minimum=0.0, strict=True)
+    weight_decay: float = setting(0.0, help="Weight decay.", minimum=0.0)
+    schedule: str = setting("cosine", help="Learning-rate schedule over --max-epochs.",
+                            choices=SCHEDULES, what="schedule")
+    flip_prob: float = setting(0.5, help="Probability of a horizontal flip of a training "
+                               "image (and its labels).", minimum=0.0, maximum=1.0)
+    crop_size: tuple[int, int] | None = setting(None, help="Random training crops H,W (none = "
+                                                "whole images).", minimum=1, none_word="none",
+                                                metavar="H,W")
+    bn_batches: int = setting(8, help="Training batches used to re-estimate BatchNorm "
+                              "statistics after training (0 = off).", minimum=0)
+    ns: tuple[int, ...] = setting(help="Channel counts N to zero (0, the unattacked model, is "
+                                  "always added).", minimum=0, metavar="LIST")
+    region_ns: tuple[int, ...] = setting(help="N of the left/right region attack.", minimum=1,
+                                         metavar="LIST")
+    random_draws: int = setting(help="Random channel draws per N.", minimum=2)
+    examples: int = setting(4, help="Rows of the qualitative grid (0 = none).", minimum=0)
 
     def model_kwargs(self, num_classes: int) -> dict[str, Any]:
         """Builder keyword arguments of `model` for `num_classes` classes."""
@@ -93,80 +150,87 @@ class AttackConfig:
         """The seeds of the attacked models (one when a checkpoint is given)."""
         return self.seeds[:1] if self.checkpoint else self.seeds
 
+    def sides(self) -> tuple[str, str]:
+        """The two sides of the signed (region) ranking: left, right."""
+        return FLIPS["horizontal"][1]
+
 
 def attack_config(base: str | Mapping[str, Any] = "quick",
                   overrides: Mapping[str, Any] | None = None) -> AttackConfig:
-    """Resolve a profile name (or saved settings) + overrides (None = keep) into a config."""
+    """A profile name (or saved settings) + command-line values -> the config."""
     over = dict(overrides or {})
-    values = merge_settings("attack", base, over)
-    if over.get("rank_images") is not None and over.get("rank_where") is None:
-        values["rank_where"] = None  # a user's image list replaces the profile's selection
-    for key in ("ns", "region_ns"):
-        values[key] = sorted({int(n) for n in values[key]})
-    values["ns"] = sorted(set(values["ns"]) | {0})  # N = 0: the unattacked baseline
-    if isinstance(values.get("seeds"), int):
-        values["seeds"] = [values["seeds"]]
-    if str(values.get("rank_where", "")).lower() in ("all", "none"):
-        values["rank_where"] = None  # explicit: rank on every ranking image
-    if values.get("pretrain") is None:
-        values["pretrain"] = NO_PRETRAIN
-    for key in ("data_root", "checkpoint", "rank_images"):
-        if values.get(key) is not None:
-            values[key] = str(values[key])
-    return build_config(AttackConfig, values, seed=(values.get("seeds") or [0])[0],
-                        validate=_validate, count_cells=lambda c: len(c.model_seeds()),
-                        what="attack")
+    if over.get("rank_images") is not None:  # a user's image list replaces the profile's choice
+        over.setdefault("rank_where", None)
+    cfg = resolve(AttackConfig, "attack", base, over)
+    cfg = replace(cfg, ns=tuple(sorted(set(cfg.ns) | {0})),
+                  region_ns=tuple(sorted(set(cfg.region_ns))))
+    _validate(cfg)
+    return finish_run_settings(cfg, len(cfg.model_seeds()))
 
 
 def _validate(cfg: AttackConfig) -> None:
-    from ...data import CLASSIFICATION_SOURCES
-    from ...models.segmentation import OUTPUT_STRIDES, SEGMENTATION_MODELS
-
-    check_names([cfg.source], SEGMENTATION_SOURCES, "source", "--source")
-    check_names([cfg.model], SEGMENTATION_MODELS, "model", "--model")
-    check_names([cfg.padding], PADDING_MODES, "padding", "--padding")
-    check_names([cfg.output_stride], OUTPUT_STRIDES, "output stride", "--output-stride")
-    check_names([cfg.optimizer], OPTIMIZERS, "optimizer", "the profile's optimizer")
-    check_names([cfg.schedule], SCHEDULES, "schedule", "the profile's schedule")
-    check_names([cfg.pretrain], (NO_PRETRAIN, *CLASSIFICATION_SOURCES()), "pretraining source",
-                "--pretrain")
+    check_distinct(cfg, "seeds")
+    cfg.check_schedule(cfg.schedule)
     if cfg.pretrain != NO_PRETRAIN and cfg.checkpoint is not None:
         raise ChanposError("--pretrain trains a model, --checkpoint attacks a trained one: give "
                            "one of them")
-    if not cfg.seeds or len(set(cfg.seeds)) != len(cfg.seeds):
-        raise ChanposError(f"--seeds needs distinct values, got {list(cfg.seeds)}")
-    for s in cfg.seeds:
-        check_seed("--seeds", s)
-    for n in cfg.ns + cfg.region_ns:
-        check_int("--ns/--region-ns", n, 0)
-    check_int("--random-draws", cfg.random_draws, 2)
-    for option, value in (("--epochs", cfg.epochs), ("--batch-size", cfg.batch_size),
-                          ("--eval-batch-size", cfg.eval_batch_size), ("--width", cfg.width),
-                          ("--head-channels", cfg.head_channels),
-                          ("--pretrain-epochs", cfg.pretrain_epochs)):
-        check_int(option, value)
-    for option, value in (("--train-samples", cfg.train_samples),
-                          ("--val-samples", cfg.val_samples), ("--rank-samples", cfg.rank_samples),
-                          ("--pretrain-samples", cfg.pretrain_samples)):
-        check_int(option, value, allow_none=True)
-    check_number("--lr", cfg.lr)
-    check_number("--pretrain-lr", cfg.pretrain_lr)
-    check_number("--weight-decay", cfg.weight_decay, strict=False)
-    check_number("--flip-prob", cfg.flip_prob, strict=False, maximum=1.0)
-    check_int("--examples", cfg.examples, 0)
-    check_int("--bn-batches", cfg.bn_batches, 0)
-    check_int("--workers", cfg.num_workers, 0)
-    check_data_root(cfg.data_root)
-    if cfg.source == "streets":
-        if cfg.image_size is None or len(cfg.image_size) != 2 or min(cfg.image_size) < 16:
-            raise ChanposError(f"--image-size must be H,W of at least 16 px, got {cfg.image_size}")
-        check_number("--mirror", cfg.mirror, strict=False, maximum=1.0)
+    if cfg.rank_where is not None and cfg.rank_images is not None:
+        raise ChanposError("give either --rank-images or --rank-where, not both")
+    check_data_root(cfg.data_root, download=cfg.download)
+    check_file("--checkpoint", cfg.checkpoint, "checkpoint file")
+    check_file("--rank-images", cfg.rank_images, "name list")
+    if cfg.pretrained_backbone and cfg.checkpoint is None and not cfg.download:
+        raise ChanposError("--pretrained-backbone downloads ImageNet weights: add --download "
+                           "(chanpos never uses the network without it), or use --pretrain "
+                           "SOURCE to pretrain offline")
+    if cfg.checkpoint is None:
+        check_batches(cfg.train_samples or 2, cfg.batch_size, what="training",
+                      samples_flag="--train-samples")
+    if cfg.source == "streets" and cfg.image_size is None:
+        raise ChanposError("--image-size H,W is needed for streets images")
     if cfg.rank_where is not None:
-        if cfg.rank_images is not None:
-            raise ChanposError("give either --rank-images or --rank-where, not both")
-        if cfg.rank_where.count(":") != 1 or cfg.rank_where.split(":")[1] not in ("left", "right"):
+        if cfg.rank_where.count(":") != 1 or cfg.rank_where.split(":")[1] not in cfg.sides():
             raise ChanposError("--rank-where takes CLASS:SIDE with SIDE left or right (e.g. "
                                f"person:left), got {cfg.rank_where!r}")
     if cfg.source == "cityscapes" and cfg.data_root is None:
         raise ChanposError("--source cityscapes needs --data-root (the folder with leftImg8bit/ "
                            "and gtFine/)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RankConfig:
+    """What `chanpos rank` ranks: which model and layer, on which images, how."""
+
+    model: str = setting(help="A chanpos model (e.g. deeplabv3_small, gapnet) or a "
+                         "torchvision.models name.")
+    checkpoint: str | None = setting(
+        None, help="Weights: a chanpos checkpoint (its architecture must be --model), the "
+        "authors' file or a plain state dict (weights_only). Without it the weights are "
+        "random.", metavar="FILE")
+    layer: str | None = setting(None, help="Module name whose output is ranked (default: "
+                                "backbone, else layer4).")
+    source: str = setting("streets", help=f"Images: streets, cityscapes (segmentation) or a "
+                          f"classification source ({_CLASSIFICATION}).", choices=_any_sources,
+                          what="source")
+    data_root: str | None = setting(None, help="Folder holding the real dataset.",
+                                    metavar="DIR")
+    samples: int = setting(200, help="Number of images ranked on.", minimum=1)
+    mode: str = setting("absolute", help="absolute (mean |d|) or signed (mean d).",
+                        choices=RANK_MODES, what="mode")
+    flip: str = setting("horizontal", help="horizontal (left/right) or vertical "
+                        "(top/bottom).", choices=tuple(FLIPS), what="flip")
+    top: int = setting(20, help="How many top channels to print.", minimum=1)
+    seed: int = setting(0, help="Seed of the image draw.", minimum=0, maximum=MAX_SEED)
+    image_size: tuple[int, int] = setting((64, 128), help="streets image size H,W.", minimum=16,
+                                          metavar="H,W")
+    batch_size: int = setting(25, help="Ranking batch size.", minimum=1)
+
+
+def rank_config(base: str | Mapping[str, Any] = "",
+                overrides: Mapping[str, Any] | None = None) -> RankConfig:
+    """Checked settings from command-line values (`base` holds saved settings, if any)."""
+    values = dict(base) if isinstance(base, Mapping) else {}
+    cfg = resolve(RankConfig, "rank", values, overrides, complete=bool(values))
+    check_data_root(cfg.data_root)
+    check_file("--checkpoint", cfg.checkpoint, "checkpoint file")
+    return cfg

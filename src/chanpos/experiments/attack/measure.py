@@ -1,7 +1,13 @@
 """Rank one trained model's head-input channels by flip difference and attack them
 (Islam et al., ICCV 2021, Figures 4-6): zero the top N ranked channels, N random channels
 (several draws), the N most active and the N least flip-sensitive channels, and the left- or
-right-specific channels, and measure validation mIoU overall and per image half.
+right-specific channels, and measure evaluation mIoU overall and per image half.
+
+The positive control (the `sensitive` check): every channel's measured importance, the mIoU
+drop when it alone is zeroed, on images disjoint from the evaluation images (the validation
+split held out of training); the top-N most important channels are attacked like the ranked
+ones, and per side the channels whose zeroing hurts that half of the image more than the
+other. If even they cannot move mIoU by min_effect, the model cannot answer the question.
 
 The backbone runs once per batch; only the head runs per channel set
 (`chanpos.probes.attack_confusions`)."""
@@ -18,41 +24,76 @@ from torch.utils.data import Dataset, Subset
 from torchmetrics.functional import spearman_corrcoef
 
 from ...data.segmentation import collate_segmentation
-from ...probes.channels import (
-    ChannelRanking,
-    ablate_channels,
-    attack_confusions,
-    predict_labels,
-    rank_position_channels,
-)
+from ...probes.ablation import ablate_channels, attack_confusions, predict_labels
+from ...probes.channels import ChannelRanking, rank_position_channels
 from ...probes.segmentation import miou_from_confusion, region_confusion
 from ...training import SegmentationTransform
 from .config import AttackConfig
 from .prepare import AttackInputs
+from .results import (
+    CURVE_KINDS,
+    AttackModelRow,
+    CurvePoint,
+    Curves,
+    Diagnostics,
+    RandomPoint,
+    Ranking,
+    RegionDrop,
+    importance_set,
+)
 from .train import segmentation_loader
 
-__all__ = ["ATTACKED_LAYER", "channel_sets", "attack_model", "examples_of", "example_ns"]
+__all__ = ["ATTACKED_LAYER", "channel_importance", "attack_model", "examples_of",
+           "example_ns"]
 
 ATTACKED_LAYER = "backbone"  # its "out" entry is the head input (backbone.layer4's output)
+HALVES = ("left", "right")   # the image regions of the region attack (`probes.REGIONS`)
 
 
-def channel_sets(ranking: ChannelRanking, signed: ChannelRanking, cfg: AttackConfig,
-                 num_channels: int, seed: int) -> dict[tuple[str, int, int], Tensor]:
+def _miou(counts: Tensor, region: str = "all") -> float:
+    return miou_from_confusion(region_confusion(counts, region))
+
+
+def channel_importance(model: nn.Module, data: Dataset, cfg: AttackConfig, num_channels: int,
+                       num_classes: int, device: torch.device
+                       ) -> tuple[Tensor, dict[str, Tensor]]:
+    """(mIoU drop of each channel zeroed alone (C,), per half: its drop on that half minus
+    its drop on the other half (C,)) on the images of `data`."""
+    transform = SegmentationTransform(data.mean, data.std)
+    sets = [torch.empty(0, dtype=torch.long)] + [torch.tensor([c]) for c in range(num_channels)]
+    counts = attack_confusions(model, segmentation_loader(data, cfg.eval_batch_size, cfg), sets,
+                               num_classes, ignore_index=int(data.ignore_index), device=device,
+                               batch=lambda b: transform(b, False))
+    drops = {r: torch.tensor([_miou(counts[0], r) - _miou(counts[c + 1], r)
+                              for c in range(num_channels)]) for r in ("all", *HALVES)}
+    sided = {side: drops[side] - drops[other] for side, other in zip(HALVES, HALVES[::-1],
+                                                                     strict=True)}
+    return drops["all"], sided
+
+
+def _order(scores: Tensor) -> Tensor:
+    return torch.argsort(scores, descending=True, stable=True)
+
+
+def channel_sets(ranking: ChannelRanking, signed: ChannelRanking, importance: Tensor,
+                 sided: dict[str, Tensor], cfg: AttackConfig, num_channels: int, seed: int
+                 ) -> dict[tuple[str, int, int], Tensor]:
     """(kind, draw, N) -> channel indices for every curve point and region attack."""
     g = torch.Generator().manual_seed(seed + 1)
     perms = [torch.randperm(num_channels, generator=g) for _ in range(cfg.random_draws)]
-    least = torch.argsort(ranking.scores, descending=False, stable=True)
-    magnitude = torch.argsort(ranking.magnitude, descending=True, stable=True)
+    orders = {"ranked": ranking.order, "magnitude": _order(ranking.magnitude),
+              "least": torch.argsort(ranking.scores, descending=False, stable=True),
+              "importance": _order(importance)}
     sets: dict[tuple[str, int, int], Tensor] = {}
     for n in sorted(set(cfg.ns) | set(cfg.region_ns)):
-        sets[("ranked", 0, n)] = ranking.order[:n]
+        for kind in CURVE_KINDS:
+            sets[(kind, 0, n)] = orders[kind][:n]
         for d, perm in enumerate(perms):
             sets[("random", d, n)] = perm[:n]
-        sets[("magnitude", 0, n)] = magnitude[:n]
-        sets[("least", 0, n)] = least[:n]
     for n in cfg.region_ns:
         for side in signed.sides:
             sets[(side, 0, n)] = signed.sides[side][:n]
+            sets[(importance_set(side), 0, n)] = _order(sided[side])[:n]
     return sets
 
 
@@ -68,17 +109,46 @@ def _ranking_images(model: nn.Module, data: Dataset, index: list[int], cfg: Atta
                                   mode, device=device)
 
 
+def _curves_and_regions(miou: Any, cfg: AttackConfig, sides: tuple[str, ...]
+                        ) -> tuple[Curves, dict[str, float], tuple[RegionDrop, ...]]:
+    """Figure 4's curves and Figure 6's region drops from `miou((kind, draw, n), region)`."""
+    draws = range(cfg.random_draws)
+    points = {kind: tuple(CurvePoint(n, miou((kind, 0, n))) for n in cfg.ns)
+              for kind in CURVE_KINDS}
+    randoms = []
+    for n in cfg.ns:
+        values = tuple(miou(("random", d, n)) for d in draws)
+        randoms.append(RandomPoint(n, values, round(statistics.fmean(values), 3),
+                                   round(statistics.stdev(values), 3)))
+    base = {r: miou(("ranked", 0, 0), r) for r in ("all", *HALVES)}
+    regions = []
+    for channels in [*sides, *(importance_set(s) for s in sides)]:
+        for region in HALVES:
+            for n in cfg.region_ns:
+                rand = tuple(round(base[region] - miou(("random", d, n), region), 3)
+                             for d in draws)
+                value = miou((channels, 0, n), region)
+                regions.append(RegionDrop(channels, region, n, value,
+                                          round(base[region] - value, 3), rand,
+                                          round(statistics.fmean(rand), 3),
+                                          round(statistics.stdev(rand), 3)))
+    return Curves(**points, random=tuple(randoms)), base, tuple(regions)
+
+
 def attack_model(cfg: AttackConfig, model: nn.Module, inputs: AttackInputs, seed: int,
-                 device: torch.device, log=print) -> dict[str, Any]:
-    """Rank and attack one trained model -> its results row (curves with every random draw)."""
+                 device: torch.device, *, training: Any = None, pretrain: Any = None,
+                 seconds: dict[str, float] | None = None, log=print) -> AttackModelRow:
+    """Rank and attack one trained model -> its row (curves with every random draw)."""
     model = model.to(device).eval()
-    val = inputs.val_set
+    val = inputs.eval_set
     transform = SegmentationTransform(val.mean, val.std)
     t0 = time.perf_counter()
     ranking = _ranking_images(model, val, inputs.rank_index, cfg, transform, "absolute", device)
     signed = _ranking_images(model, val, inputs.signed_index, cfg, transform, "signed", device)
+    importance, sided = channel_importance(model, inputs.importance_set, cfg,
+                                           inputs.num_channels, inputs.num_classes, device)
     rank_seconds = time.perf_counter() - t0
-    sets = channel_sets(ranking, signed, cfg, inputs.num_channels, seed)
+    sets = channel_sets(ranking, signed, importance, sided, cfg, inputs.num_channels, seed)
     canon = {k: tuple(sorted(v.tolist())) for k, v in sets.items()}
     unique = list(dict.fromkeys(canon.values()))  # identical sets are evaluated once
     t0 = time.perf_counter()
@@ -90,48 +160,35 @@ def attack_model(cfg: AttackConfig, model: nn.Module, inputs: AttackInputs, seed
     where = {u: i for i, u in enumerate(unique)}
 
     def miou(key: tuple[str, int, int], region: str = "all") -> float:
-        return round(miou_from_confusion(region_confusion(counts[where[canon[key]]], region)), 3)
+        return round(_miou(counts[where[canon[key]]], region), 3)
 
-    draws = range(cfg.random_draws)
-    curves: dict[str, list[dict[str, Any]]] = {k: [] for k in ("ranked", "random", "magnitude",
-                                                               "least")}
-    for n in cfg.ns:
-        for kind in ("ranked", "magnitude", "least"):
-            curves[kind].append({"n": n, "miou": miou((kind, 0, n))})
-        values = [miou(("random", d, n)) for d in draws]
-        curves["random"].append({"n": n, "draws": values, "miou_mean": round(
-            statistics.fmean(values), 3), "miou_std": round(statistics.stdev(values), 3)})
-    base = {r: miou(("ranked", 0, 0), r) for r in ("all", "left", "right")}
-    regions = []
-    for side in signed.sides:
-        for region in ("left", "right"):
-            for n in cfg.region_ns:
-                rand = [round(base[region] - miou(("random", d, n), region), 3) for d in draws]
-                value = miou((side, 0, n), region)
-                regions.append({"channels": side, "region": region, "n": n, "miou": value,
-                                "drop": round(base[region] - value, 3), "random_drops": rand,
-                                "random_drop_mean": round(statistics.fmean(rand), 3),
-                                "random_drop_std": round(statistics.stdev(rand), 3)})
-    magnitude = torch.argsort(ranking.magnitude, descending=True, stable=True)
+    curves, base, regions = _curves_and_regions(miou, cfg, tuple(signed.sides))
+    magnitude = _order(ranking.magnitude)
     log(f"[seed {seed}] ranked {ranking.num_channels} channels on {ranking.num_images} images "
         f"({rank_seconds:.0f} s), attacked {len(unique)} channel sets ({attack_seconds:.0f} s); "
         f"mIoU {base['all']:.1f}")
-    return {
-        "seed": seed, "num_channels": inputs.num_channels, "baseline_miou": base,
-        "rank_images": ranking.num_images, "signed_rank_images": signed.num_images,
-        "curves": curves, "regions": regions,
-        "ranking": {"absolute": ranking.order.tolist(),
-                    "absolute_scores": [round(float(s), 6) for s in ranking.scores],
-                    "left": signed.sides["left"].tolist(), "right": signed.sides["right"].tolist(),
-                    "magnitude": magnitude.tolist()},
-        "diagnostics": {
-            "spearman_flip_score_vs_magnitude": _spearman(ranking.scores, ranking.magnitude),
-            "top_magnitude_overlap": [
-                {"n": n, "shared": len(set(ranking.order[:n].tolist())
-                                       & set(magnitude[:n].tolist()))} for n in cfg.ns if n > 0],
-        },
-        "seconds": {"rank": round(rank_seconds, 1), "attack": round(attack_seconds, 1)},
-    }
+    return AttackModelRow(
+        seed=seed, num_channels=inputs.num_channels, baseline_miou=base,
+        rank_images=ranking.num_images, signed_rank_images=signed.num_images,
+        importance_images=len(inputs.importance_set),
+        curves=curves, regions=regions,
+        ranking=Ranking(
+            absolute=tuple(ranking.order.tolist()),
+            absolute_scores=tuple(round(float(s), 6) for s in ranking.scores),
+            sides={s: tuple(o.tolist()) for s, o in signed.sides.items()},
+            magnitude=tuple(magnitude.tolist()),
+            importance=tuple(_order(importance).tolist()),
+            importance_drops=tuple(round(float(d), 4) for d in importance),
+            region_importance={s: tuple(_order(v).tolist()) for s, v in sided.items()}),
+        diagnostics=Diagnostics(
+            spearman_flip_score_vs_magnitude=_spearman(ranking.scores, ranking.magnitude),
+            top_magnitude_overlap={str(n): len(set(ranking.order[:n].tolist())
+                                               & set(magnitude[:n].tolist()))
+                                   for n in cfg.ns if n > 0}),
+        training=training, pretrain=pretrain,
+        seconds={**(seconds or {}), "rank": round(rank_seconds, 1),
+                 "attack": round(attack_seconds, 1)},
+    )
 
 
 def example_ns(ns: tuple[int, ...]) -> list[int]:
@@ -143,9 +200,9 @@ def example_ns(ns: tuple[int, ...]) -> list[int]:
 
 
 @torch.no_grad()
-def examples_of(model: nn.Module, data: Dataset, order: list[int], cfg: AttackConfig,
+def examples_of(model: nn.Module, data: Dataset, order: tuple[int, ...], cfg: AttackConfig,
                 device: torch.device) -> dict[str, Any]:
-    """Figure 5: predictions of a few validation images with the top-N ranked channels zeroed."""
+    """Figure 5: predictions of a few evaluation images with the top-N ranked channels zeroed."""
     idx = list(range(min(cfg.examples, len(data))))
     images, labels = collate_segmentation([data[i] for i in idx])
     x = SegmentationTransform(data.mean, data.std)((images, labels), False)[0].to(device)

@@ -15,7 +15,8 @@ from ...data.segmentation import load_segmentation_source, read_name_list, selec
 from ...errors import ChanposError
 from ...models import create_model
 from ...models.segmentation import load_segmentation_checkpoint
-from ...probes.channels import head_channels
+from ...probes.ablation import head_channels
+from ..checks import check_batches, check_holdout
 from .config import NO_PRETRAIN, AttackConfig
 
 __all__ = ["AttackInputs", "prepare_attack", "build_model", "images_where"]
@@ -23,17 +24,30 @@ __all__ = ["AttackInputs", "prepare_attack", "build_model", "images_where"]
 
 @dataclass
 class AttackInputs:
-    """What `prepare_attack` resolved: data, the given model (if any), ranking images."""
+    """What `prepare_attack` resolved: data, the given model (if any), ranking images.
+
+    `eval_set`: the source's val split (mIoU, rankings); `train_set` and `val_set`: the
+    training split and the validation split held out of it (the plateau rule), `val_set`
+    also being the images the importance control is measured on (`importance_set`, disjoint
+    from `eval_set`); `pretrain_sets`: (train, validation, test) of the pretraining source.
+    """
 
     spec: dict[str, Any]
     checkpoint_model: nn.Module | None
     train_set: Dataset | None
     val_set: Dataset
-    pretrain_sets: tuple[Any, Any] | None
+    eval_set: Dataset
+    pretrain_sets: tuple[Any, Any, Any] | None
     rank_index: list[int]
     signed_index: list[int]
     num_channels: int
     num_classes: int
+
+    importance_set: Dataset | None = None
+
+    def __post_init__(self) -> None:
+        if self.importance_set is None:  # images for the importance control: never eval images
+            self.importance_set = self.val_set
 
 
 def _load(cfg: AttackConfig, split: str, num_samples: int | None) -> Dataset:
@@ -42,6 +56,17 @@ def _load(cfg: AttackConfig, split: str, num_samples: int | None) -> Dataset:
         seed=cfg.seeds[0], image_size=cfg.image_size or (64, 128), same_texture=cfg.same_texture,
         mirror=cfg.mirror, scale=cfg.scale,
     )
+
+
+def _split_train(cfg: AttackConfig) -> tuple[Dataset, Dataset]:
+    """(training images, the validation split held out of them): the first `val_samples`
+    images of the training split are held out, the next `train_samples` train."""
+    wanted = None if cfg.train_samples is None else cfg.train_samples + cfg.val_samples
+    data = _load(cfg, "train", wanted)
+    check_holdout(cfg.val_samples, len(data), flag="--val-samples",
+                  source=f"the {cfg.source} training split")
+    held = list(range(cfg.val_samples))
+    return data.select(list(range(cfg.val_samples, len(data)))), data.select(held)
 
 
 def build_model(spec: dict[str, Any]) -> nn.Module:
@@ -54,7 +79,7 @@ def build_model(spec: dict[str, Any]) -> nn.Module:
 
 def prepare_attack(cfg: AttackConfig) -> AttackInputs:
     """Load data and check every user input (raises ChanposError); writes nothing."""
-    val = _load(cfg, "val", cfg.val_samples)
+    val = _load(cfg, "val", cfg.eval_samples)
     rank_index = list(range(min(len(val), cfg.rank_samples or len(val))))
     signed_index = rank_index
     if cfg.rank_images is not None:
@@ -64,27 +89,36 @@ def prepare_attack(cfg: AttackConfig) -> AttackInputs:
     given, train, pretrain = None, None, None
     if cfg.checkpoint is not None:
         kwargs = {k: v for k, v in cfg.model_kwargs(0).items() if k != "num_classes"}
-        if cfg.model != "deeplabv3_small":
-            kwargs["pretrained_backbone"] = False  # the checkpoint holds every weight
+        kwargs.pop("pretrained_backbone", None)  # the checkpoint holds every weight
         given, spec = load_segmentation_checkpoint(Path(cfg.checkpoint), model=cfg.model, **kwargs)
         if spec["kwargs"].get("num_classes") not in (None, val.num_classes):
             raise ChanposError(f"{cfg.checkpoint} predicts {spec['kwargs']['num_classes']} "
                                f"classes but source {cfg.source!r} has {val.num_classes}")
         shape_model = given
+        held = _load(cfg, "train", cfg.val_samples)  # only held-out images are needed
     else:
         spec = {"name": cfg.model, "kwargs": cfg.model_kwargs(val.num_classes)}
         shape_model = build_model(spec)
-        train = _load(cfg, "train", cfg.train_samples)
+        train, held = _split_train(cfg)
+        check_batches(len(train), cfg.batch_size, what="training", samples_flag="--train-samples")
         if cfg.pretrain != NO_PRETRAIN:
-            pretrain = (load_source(cfg.pretrain, split="train", data_root=cfg.data_root,
-                                    num_samples=cfg.pretrain_samples, seed=cfg.seeds[0]),
-                        load_source(cfg.pretrain, split="test", data_root=cfg.data_root,
-                                    num_samples=500, seed=cfg.seeds[0]))
+            pre = load_source(cfg.pretrain, split="train", data_root=cfg.data_root,
+                              download=cfg.download)
+            check_holdout(cfg.pretrain_val_samples, len(pre), flag="--pretrain-val-samples",
+                          source=cfg.pretrain)
+            rest, pre_val = pre.holdout(cfg.pretrain_val_samples)
+            rest = rest.subset(cfg.pretrain_samples)
+            check_batches(len(rest), 64, what="pretraining", samples_flag="--pretrain-samples")
+            pretrain = (rest, pre_val, load_source(cfg.pretrain, split="test",
+                                                   data_root=cfg.data_root, num_samples=500))
     channels = _check_ns(cfg, head_channels(shape_model))
     _check_circular(cfg, shape_model, tuple(val[0][0].shape[-2:]))
-    return AttackInputs(spec=spec, checkpoint_model=given, train_set=train, val_set=val,
-                        pretrain_sets=pretrain, rank_index=rank_index, signed_index=signed_index,
-                        num_channels=channels, num_classes=val.num_classes)
+    n_imp = min(len(held), cfg.importance_samples or len(held))
+    return AttackInputs(spec=spec, checkpoint_model=given, train_set=train, val_set=held,
+                        eval_set=val, pretrain_sets=pretrain, rank_index=rank_index,
+                        signed_index=signed_index, num_channels=channels,
+                        num_classes=val.num_classes,
+                        importance_set=held.select(list(range(n_imp))))
 
 
 def _check_ns(cfg: AttackConfig, channels: int) -> int:

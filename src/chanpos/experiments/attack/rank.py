@@ -3,8 +3,6 @@ Figures 4-6 of Islam et al., ICCV 2021, as an audit of a user's own model)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,65 +11,23 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from torchmetrics.functional import spearman_corrcoef
 
+from ...data import source_kind
 from ...data.segmentation import collate_segmentation, load_segmentation_source
 from ...errors import ChanposError
 from ...models import channels_last_ok, create_model
 from ...ops import Normalise
-from ...probes.channels import FLIPS, rank_position_channels, resolve_layer
-from ..checks import check_data_root, check_int, check_names, check_seed
-from ..lifecycle import Experiment, Outcome, from_plain
+from ...probes.channels import check_feature_layer, rank_position_channels
+from ..lifecycle import Experiment, Outcome
 from ..reporting import new_figure, save_figure
 from ..runs import RunFolder, machine_description
-from .config import SEGMENTATION_SOURCES
+from .config import RankConfig, rank_config
 
-__all__ = ["RankConfig", "rank_config", "load_any_model", "EXPERIMENT"]
-
-
-@dataclass(frozen=True)
-class RankConfig:
-    """What `chanpos rank` ranks: which model and layer, on which images, how."""
-
-    model: str
-    checkpoint: str | None = None
-    layer: str | None = None
-    source: str = "streets"
-    data_root: str | None = None
-    samples: int = 200
-    mode: str = "absolute"
-    flip: str = "horizontal"
-    top: int = 20
-    seed: int = 0
-    image_size: tuple[int, int] = (64, 128)
-    batch_size: int = 25
-
-
-def rank_config(base: str | Mapping[str, Any] = "",
-                overrides: Mapping[str, Any] | None = None) -> RankConfig:
-    """Validated settings from command-line values (`base` holds saved settings, if any)."""
-    values = dict(base) if isinstance(base, Mapping) else {}
-    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    cfg = from_plain(RankConfig, values, where="rank settings")
-    from ...data import CLASSIFICATION_SOURCES
-
-    check_names([cfg.source], (*SEGMENTATION_SOURCES, *CLASSIFICATION_SOURCES()), "source",
-                "--source")
-    check_names([cfg.mode], ("absolute", "signed"), "mode", "--mode")
-    check_names([cfg.flip], FLIPS, "flip", "--flip")
-    check_int("--samples", cfg.samples)
-    check_int("--top", cfg.top)
-    check_int("--batch-size", cfg.batch_size)
-    check_seed("--seed", cfg.seed)
-    check_data_root(cfg.data_root)
-    if len(cfg.image_size) != 2 or min(cfg.image_size) < 16:
-        raise ChanposError(f"--image-size must be H,W of at least 16 px, got {cfg.image_size}")
-    if cfg.checkpoint is not None and not Path(cfg.checkpoint).is_file():
-        raise ChanposError(f"--checkpoint {cfg.checkpoint} does not exist")
-    return cfg
+__all__ = ["load_any_model", "EXPERIMENT"]
 
 
 def _rank_images(cfg: RankConfig) -> tuple[Dataset, Normalise, int]:
     """(dataset of (uint8 image, ...), its normalisation, class count)."""
-    if cfg.source in SEGMENTATION_SOURCES:
+    if source_kind(cfg.source) == "segmentation":
         data = load_segmentation_source(cfg.source, split="val", data_root=cfg.data_root,
                                         num_samples=cfg.samples, seed=cfg.seed,
                                         image_size=cfg.image_size)
@@ -98,9 +54,8 @@ def load_any_model(name: str, checkpoint: Path | None, num_classes: int) -> tupl
 
     if name in list_models():
         if checkpoint is None:
-            kwargs = ({"num_classes": num_classes} if name in SEGMENTATION_MODELS
-                      else {"num_outputs": num_classes})
-            return create_model(name, **kwargs).eval(), "random weights (no --checkpoint)"
+            return (create_model(name, num_classes=num_classes).eval(),
+                    "random weights (no --checkpoint)")
         if "chanpos_model" in read_checkpoint(checkpoint):
             return load_model_checkpoint(checkpoint, expect=name)[0], str(checkpoint)
         if name in SEGMENTATION_MODELS:
@@ -133,13 +88,14 @@ def _prepare(cfg: RankConfig) -> tuple[Any, ...]:
         layer = "backbone" if "backbone" in names else "layer4" if "layer4" in names else None
         if layer is None:
             raise ChanposError(f"{cfg.model} has no 'backbone' or 'layer4'; name one with --layer")
-    resolve_layer(net, layer)
+    sample = data[0][0].unsqueeze(0)
+    check_feature_layer(net, layer, normalise(torch.cat([sample, sample])))
     return data, normalise, net, origin, layer
 
 
 def _run(cfg: RankConfig, prepared: tuple[Any, ...], folder: RunFolder, log) -> Outcome:
     data, normalise, net, origin, layer = prepared
-    segmentation = cfg.source in SEGMENTATION_SOURCES
+    segmentation = source_kind(cfg.source) == "segmentation"
     loader = DataLoader(data, batch_size=cfg.batch_size, shuffle=False,
                         collate_fn=collate_segmentation if segmentation else None)
     ranking = rank_position_channels(net, layer, (normalise(b[0]) for b in loader), cfg.mode,
@@ -184,4 +140,5 @@ def _run(cfg: RankConfig, prepared: tuple[Any, ...], folder: RunFolder, log) -> 
     return Outcome(results, report, [histogram, ranking_file])
 
 
-EXPERIMENT = Experiment(name="rank", config=rank_config, prepare=_prepare, run=_run)
+EXPERIMENT = Experiment(name="rank", config=rank_config, prepare=_prepare, run=_run,
+                        resumable=False)

@@ -8,35 +8,37 @@ differ only in pretraining, whether pretraining changed a verdict.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 import yaml
 
 from ...errors import ChanposError
-from ..lifecycle import Experiment, Interrupted, Outcome, execute, from_plain
+from ..lifecycle import Experiment, Interrupted, Outcome, check_subrun, execute, read_results
 from ..reporting import fmt
-from ..runs import RunFolder, machine_description
+from ..runs import RunFolder, machine_description, to_plain
+from ..settings import from_plain, setting
 from .config import NO_PRETRAIN, AttackConfig, attack_config
 
 __all__ = ["StudyConfig", "study_config", "study_cells", "EXPERIMENT"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StudyConfig:
-    """The study's profile, the cells to run and the command-line attack overrides."""
+    """The study's profile, the cells to run and the attack settings given on the command
+    line (they apply to every cell; a cell's own factor wins)."""
 
-    profile: str
-    cells: tuple[str, ...]
-    overrides: dict[str, Any] = field(default_factory=dict)
+    profile: str = setting(help="The profile of profiles/attack_study.yaml and attack.yaml.")
+    study_cells: tuple[str, ...] = setting(help="The study cells to run.", metavar="LIST")
+    attack: dict[str, Any] = setting(help="Attack settings for every cell (the attack command's "
+                                     "flags).")
 
     def cell_config(self, name: str) -> AttackConfig:
         """The attack configuration of cell `name`: profile + common + overrides + the cell."""
         common, cells = study_cells(self.profile)
-        return attack_config(self.profile, {**common, **self.overrides, **cells[name]})
+        return attack_config(self.profile, {**common, **self.attack, **cells[name]})
 
 
 def study_cells(profile: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
@@ -51,28 +53,38 @@ def study_cells(profile: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]]
 
 def study_config(base: str | Mapping[str, Any] = "quick",
                  overrides: Mapping[str, Any] | None = None) -> StudyConfig:
-    """Resolve the study: a profile name (or saved settings) + `study_cells` + attack overrides."""
-    over = {k: v for k, v in (overrides or {}).items() if v is not None}
+    """A profile name (or saved settings) + `study_cells` + attack settings -> the study."""
+    over = dict(overrides or {})
     if isinstance(base, str):
-        values: dict[str, Any] = {"profile": base, "cells": None, "overrides": {}}
+        values: dict[str, Any] = {"profile": base, "study_cells": None, "attack": {}}
     else:
-        values = {**base, "overrides": dict(base.get("overrides") or {})}
+        values = {**base, "attack": dict(base.get("attack") or {})}
     cells = over.pop("study_cells", None)
-    values["overrides"].update(over)
+    over.pop("profile", None)
+    values["attack"].update(over)
     _, all_cells = study_cells(values["profile"])
-    values["cells"] = cells or values["cells"] or list(all_cells)
-    unknown = [c for c in values["cells"] if c not in all_cells]
+    values["study_cells"] = list(cells or values["study_cells"] or all_cells)
+    unknown = [c for c in values["study_cells"] if c not in all_cells]
     if unknown:
-        raise ChanposError(f"unknown study cell {unknown[0]!r}; choose from: "
+        raise ChanposError(f"unknown study cell {unknown[0]!r} in --study-cells; choose from: "
                            f"{', '.join(all_cells)}")
+    values["attack"] = to_plain(values["attack"])
     cfg = from_plain(StudyConfig, values, where="study settings")
-    for name in cfg.cells:  # every cell's settings are valid before anything runs
+    for name in cfg.study_cells:  # every cell's settings are valid before anything runs
         cfg.cell_config(name)
     return cfg
 
 
 def _prepare(cfg: StudyConfig) -> dict[str, AttackConfig]:
-    return {name: cfg.cell_config(name) for name in cfg.cells}
+    return {name: cfg.cell_config(name) for name in cfg.study_cells}
+
+
+def _check_folder(cfg: StudyConfig, folder: RunFolder) -> None:
+    """Every cell's sub-run: a damaged results.json or sub-folder is one line."""
+    from . import EXPERIMENT as ATTACK
+
+    for name in cfg.study_cells:
+        check_subrun(ATTACK, folder.path / "cells" / name)
 
 
 def _cell_results(name: str, cell_cfg: AttackConfig, folder: RunFolder, log) -> dict[str, Any]:
@@ -81,7 +93,7 @@ def _cell_results(name: str, cell_cfg: AttackConfig, folder: RunFolder, log) -> 
     sub = folder.path / "cells" / name
     if (sub / "results.json").is_file():
         log(f"== study cell {name}: finished earlier ==")
-        return json.loads((sub / "results.json").read_text(encoding="utf-8"))
+        return read_results(sub)
     log(f"== study cell {name} ==")
     try:
         _, _, results = execute(ATTACK, cell_cfg, folder.path / "cells",
@@ -89,7 +101,7 @@ def _cell_results(name: str, cell_cfg: AttackConfig, folder: RunFolder, log) -> 
                                 log=lambda m: log(f"[{name}] {m}"))
     except Interrupted:
         raise KeyboardInterrupt from None  # the study's own lifecycle says how to resume
-    return json.loads(json.dumps(results, default=str))
+    return to_plain(results)
 
 
 def _verdict(results: dict[str, Any], claim: str) -> dict[str, Any] | None:
@@ -101,15 +113,17 @@ def _vtext(v: dict[str, Any] | None) -> str:
         return "–"
     lo, hi = v["ci95"]
     ci = "" if lo is None else f" [{lo:+.2f}, {hi:+.2f}]"
-    return f"{v['effect']:+.2f}{ci} **{v['verdict']}**"
+    failed = [c["check"] for c in v.get("checks", []) if not c["passed"]]
+    why = f" ({', '.join(failed)} failed)" if failed else ""
+    return f"{v['effect']:+.2f}{ci} **{v['verdict']}**{why}"
 
 
 def _pretraining_pairs(cfg: StudyConfig) -> list[tuple[str, str]]:
     """(pretrained cell, scratch cell) pairs whose settings differ only in `pretrain`."""
     _, cells = study_cells(cfg.profile)
     pairs = []
-    for a in cfg.cells:
-        for b in cfg.cells:
+    for a in cfg.study_cells:
+        for b in cfg.study_cells:
             sa, sb = dict(cells[a]), dict(cells[b])
             if sb.get("pretrain") == NO_PRETRAIN and sa.get("pretrain") != NO_PRETRAIN:
                 sb.pop("pretrain")
@@ -120,7 +134,7 @@ def _pretraining_pairs(cfg: StudyConfig) -> list[tuple[str, str]]:
 
 
 def _run(cfg: StudyConfig, configs: dict[str, AttackConfig], folder: RunFolder, log) -> Outcome:
-    results = {name: _cell_results(name, configs[name], folder, log) for name in cfg.cells}
+    results = {name: _cell_results(name, configs[name], folder, log) for name in cfg.study_cells}
     _, cells = study_cells(cfg.profile)
     rows = []
     lines = [f"# Attack study — which factors change the Figure 4 and 6 verdicts? (profile "
@@ -156,4 +170,5 @@ def _run(cfg: StudyConfig, configs: dict[str, AttackConfig], folder: RunFolder, 
                     "pretraining_pairs": pairs}, "\n".join(lines))
 
 
-EXPERIMENT = Experiment(name="attack-study", config=study_config, prepare=_prepare, run=_run)
+EXPERIMENT = Experiment(name="attack-study", config=study_config, prepare=_prepare, run=_run,
+                        check_folder=_check_folder)

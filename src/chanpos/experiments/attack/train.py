@@ -4,7 +4,6 @@ paper's ImageNet-pretrained ResNet-50, in miniature), then segmentation training
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +23,17 @@ from ...training import (
     predict,
     train_loader,
 )
+from ..cells import init_seed
+from ..run_settings import trainer_options
 from .config import AttackConfig
+from .results import Pretraining, TrainingInfo
 
 __all__ = ["pretrain_backbone", "train_segmentation", "segmentation_loader"]
 
 
 def segmentation_loader(data: Dataset, batch_size: int, cfg: AttackConfig) -> DataLoader:
     """Batches of (uint8 images, labels) of a segmentation set, in order."""
-    return DataLoader(data, batch_size=batch_size, num_workers=cfg.num_workers,
+    return DataLoader(data, batch_size=batch_size, num_workers=cfg.workers,
                       collate_fn=collate_segmentation, pin_memory=torch.cuda.is_available())
 
 
@@ -40,16 +42,16 @@ def _backbone_name(cfg: AttackConfig) -> str:
         "resnet50" in cfg.model else "resnet101"
 
 
-def pretrain_backbone(cfg: AttackConfig, model: nn.Module, seed: int, data: tuple[ImageSet, ImageSet],
-                      root: Path) -> dict[str, Any]:
-    """Train a GAP classifier with the segmentation model's backbone on `cfg.pretrain`, then copy
-    its backbone weights into `model.backbone` (in place). Returns what the report states."""
-    train, test = data
-    kwargs = {"backbone": _backbone_name(cfg), "num_outputs": train.num_classes,
+def pretrain_backbone(cfg: AttackConfig, model: nn.Module, seed: int,
+                      data: tuple[ImageSet, ImageSet, ImageSet], root: Path) -> Pretraining:
+    """Train a GAP classifier with the segmentation model's backbone on `cfg.pretrain` to its
+    validation plateau, then copy its backbone weights into `model.backbone` (in place)."""
+    train, val, test = data
+    kwargs = {"backbone": _backbone_name(cfg), "num_classes": train.num_classes,
               "padding": cfg.padding}
     if cfg.model == "deeplabv3_small":
         kwargs["width"] = cfg.width
-    torch.manual_seed(seed)
+    init_seed(seed)
     net = create_model("classifier", **kwargs)
     normalise = Normalise(train.mean, train.std)
 
@@ -62,14 +64,16 @@ def pretrain_backbone(cfg: AttackConfig, model: nn.Module, seed: int, data: tupl
 
     system = ClassifierSystem(net, num_classes=train.num_classes,
                               optim=OptimConfig(lr=cfg.pretrain_lr, betas=(0.9, 0.999),
-                                                schedule="cosine"),
+                                                schedule="constant"),
                               batch_transform=transform)
     loader = train_loader(TileDataset(train), batch_size=64, seed=seed,
-                          collate_fn=TileDataset.collate, num_workers=cfg.num_workers)
+                          collate_fn=TileDataset.collate, num_workers=cfg.workers)
+    val_loader = DataLoader(TileDataset(val), batch_size=250, collate_fn=TileDataset.collate,
+                            num_workers=cfg.workers)
     start = time.perf_counter()
-    fit(system, loader, epochs=cfg.pretrain_epochs,
-        options=replace(cfg.trainer, channels_last=False, seed=seed), root_dir=root,
-        bn_batches=cfg.bn_batches)
+    fitted = fit(system, loader, max_epochs=cfg.pretrain_max_epochs,
+                 options=trainer_options(cfg, seed, channels_last=False), root_dir=root,
+                 val_loader=val_loader, stopping=cfg.stopping(), bn_batches=cfg.bn_batches)
     device = next(net.parameters()).device
     preds, targets = predict(net, DataLoader(TileDataset(test), batch_size=250,
                                              collate_fn=TileDataset.collate),
@@ -78,14 +82,18 @@ def pretrain_backbone(cfg: AttackConfig, model: nn.Module, seed: int, data: tupl
     if missing or unexpected:  # the builders share layer names; a mismatch is a bug here
         raise RuntimeError(f"pretrained backbone does not fit: missing {missing[:3]}, "
                            f"unexpected {unexpected[:3]}")
-    return {"source": cfg.pretrain, "epochs": cfg.pretrain_epochs, "images": len(train),
-            "test_top1_pct": round(100.0 * float((preds == targets).float().mean()), 2),
-            "seconds": round(time.perf_counter() - start, 1)}
+    return Pretraining(source=cfg.pretrain, epochs=fitted.epochs,
+                       max_epochs=cfg.pretrain_max_epochs, plateaued=fitted.plateaued,
+                       val_history=fitted.history, images=len(train),
+                       test_top1_pct=round(100.0 * float((preds == targets).float().mean()), 2),
+                       seconds=round(time.perf_counter() - start, 1))
 
 
 def train_segmentation(cfg: AttackConfig, model: nn.Module, spec: dict[str, Any],
-                       train_set: Dataset, seed: int, root: Path) -> float:
-    """Train `model` (in place) on the segmentation training split; returns seconds."""
+                       train_set: Dataset, val_set: Dataset, seed: int, root: Path
+                       ) -> TrainingInfo:
+    """Train `model` (in place) on the segmentation training split to its validation
+    plateau (mIoU on `val_set`)."""
     start = time.perf_counter()
     system = SegmentationSystem(
         model, num_classes=spec["kwargs"]["num_classes"], mean=train_set.mean, std=train_set.std,
@@ -95,8 +103,11 @@ def train_segmentation(cfg: AttackConfig, model: nn.Module, spec: dict[str, Any]
         model_spec=spec,
     )
     loader = train_loader(train_set, batch_size=cfg.batch_size, seed=seed,
-                          collate_fn=collate_segmentation, num_workers=cfg.num_workers)
-    fit(system, loader,
-        epochs=cfg.epochs, options=replace(cfg.trainer, channels_last=False, seed=seed),
-        root_dir=root, bn_batches=cfg.bn_batches)
-    return time.perf_counter() - start
+                          collate_fn=collate_segmentation, num_workers=cfg.workers)
+    fitted = fit(system, loader, max_epochs=cfg.max_epochs,
+                 options=trainer_options(cfg, seed, channels_last=False), root_dir=root,
+                 val_loader=segmentation_loader(val_set, cfg.eval_batch_size, cfg),
+                 stopping=cfg.stopping(), bn_batches=cfg.bn_batches)
+    return TrainingInfo(epochs=fitted.epochs, max_epochs=cfg.max_epochs,
+                        plateaued=fitted.plateaued, val_history=fitted.history,
+                        seconds=round(time.perf_counter() - start, 1))

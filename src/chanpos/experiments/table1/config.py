@@ -1,74 +1,106 @@
-"""Table 1's configuration: profile + overrides -> one validated frozen `Table1Config`."""
+"""Table 1's settings (Islam et al., ICCV 2021): one frozen `Table1Config`, each field one
+setting (flag, profile key, config.yaml key and results key)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from ...data.grid import TASKS
 from ...errors import ChanposError
-from ...models.padding import PADDING_MODES
-from ...training.options import TrainerOptions
-from ..checks import (
-    build_config,
-    check_data_root,
-    check_int,
-    check_names,
-    check_number,
-    check_seed,
-    merge_settings,
-)
+from ...names import BUILT_IN_SOURCES, PADDING_MODES, TASKS
+from ..checks import MAX_SEED, check_batches, check_data_root, check_distinct
+from ..run_settings import RunSettings, finish_run_settings
+from ..settings import resolve, setting
+from ..stopping import StoppingSettings
 
-__all__ = ["TABLE1_MODELS", "TaskBudget", "Table1Config", "table1_config", "VALID_MIN_CANVAS"]
+__all__ = ["TABLE1_MODELS", "Table1Config", "table1_config", "VALID_MIN_CANVAS", "TILE"]
 
 TABLE1_MODELS = ("gapnet", "permutenet")
 # smallest square input the paper ResNet-18 + GAPNet head survives with unpadded convs
 VALID_MIN_CANVAS = 251
 TILE = 32  # every Table 1 source gives 32 px tiles
+_SOURCES = ", ".join(BUILT_IN_SOURCES["classification"])
 
 
-@dataclass(frozen=True)
-class TaskBudget:
-    """Training budget of one task: epochs, learning rate, training tiles (None = all)."""
+def _classification_sources() -> list[str]:
+    from ...data import source_names
 
-    epochs: int
-    lr: float
-    train_samples: int | None
+    return source_names("classification")
 
 
-@dataclass(frozen=True)
-class Table1Config:
-    """Everything a Table 1 run needs, resolved from a profile and command-line overrides."""
+@dataclass(frozen=True, kw_only=True)
+class Table1Config(StoppingSettings, RunSettings):
+    """Everything a Table 1 run needs, resolved from a profile and command-line values."""
 
-    profile: str
-    source: str
-    models: tuple[str, ...]
-    paddings: tuple[str, ...]
-    object_paddings: tuple[str, ...]
-    grid_sizes: tuple[int, ...]
-    object_grid_sizes: tuple[int, ...]
-    tasks: tuple[str, ...]
-    width: int
-    batch_size: int
-    test_samples: int | None
-    bn_batches: int
-    location: TaskBudget
-    object: TaskBudget
-    seed: int = 0
-    data_root: str | None = None
-    download: bool = False
-    num_workers: int = 0
-    jobs: int = 1
-    threads: int = 1
-    trainer: TrainerOptions = field(default_factory=TrainerOptions)
+    source: str = setting(
+        help=f"Image source of the tiles: {_SOURCES} (cifar* need --data-root).",
+        choices=_classification_sources, what="source")
+    models: tuple[str, ...] = setting(help="Heads to train: gapnet, permutenet.",
+                                      choices=TABLE1_MODELS, what="model", metavar="LIST")
+    paddings: tuple[str, ...] = setting(
+        help=f"Paddings of the location task: {', '.join(PADDING_MODES)}.",
+        choices=PADDING_MODES, what="padding", metavar="LIST")
+    object_paddings: tuple[str, ...] = setting(
+        help="Paddings of the object task.", choices=PADDING_MODES, what="padding",
+        metavar="LIST")
+    grid_sizes: tuple[int, ...] = setting(
+        help="Grid sizes k (k x k cells) of the location task (k >= 2).", minimum=2,
+        metavar="LIST")
+    object_grid_sizes: tuple[int, ...] = setting(
+        help="Grid sizes of the object task (k >= 1).", minimum=1, metavar="LIST")
+    tasks: tuple[str, ...] = setting(help="Tasks: location (label = cell), object (label = "
+                                     "class).", choices=TASKS, what="task", metavar="LIST")
+    width: int = setting(help="ResNet-18 base width (64 = the paper).", minimum=1)
+    batch_size: int = setting(help="Training batch size (48 = the paper).", minimum=1)
+    location_lr: float = setting(help="Adam learning rate of the location task (paper: 1e-3).",
+                                 minimum=0.0, strict=True)
+    object_lr: float = setting(help="Adam learning rate of the object task (paper: 0.01).",
+                               minimum=0.0, strict=True)
+    location_train_samples: int | None = setting(
+        help="Training tiles of the location task (a seeded class-balanced subset; all = "
+        "every one).", minimum=1, none_word="all", metavar="N|all")
+    object_train_samples: int | None = setting(
+        help="Training tiles of the object task.", minimum=1, none_word="all",
+        metavar="N|all")
+    test_samples: int | None = setting(help="Test tiles (all = the whole test split).",
+                                       minimum=1, none_word="all", metavar="N|all")
+    object_patience: int | None = setting(
+        None, help="The object task's plateau window (default: --patience): PermuteNet's "
+        "validation accuracy is noisy and climbs slowly.", minimum=2, none_word="same",
+        metavar="N|same")
+    object_lr_drops: int | None = setting(
+        None, help="The object task's --lr-drops (default: --lr-drops).", minimum=0,
+        none_word="same", metavar="N|same")
+    bn_batches: int = setting(
+        help="Training batches used to re-estimate BatchNorm statistics after training "
+        "(0 = off).", minimum=0)
+    seeds: tuple[int, ...] = setting(
+        help="Training seeds: every cell is trained once per seed (initial weights, data order, "
+        "cells); the verdicts' replicates are seeds.", minimum=0, maximum=MAX_SEED,
+        metavar="LIST")
 
-    def budget(self, task: str) -> TaskBudget:
-        """The budget of `task`."""
-        return self.location if task == "location" else self.object
+    def lr(self, task: str) -> float:
+        """The learning rate of `task`."""
+        return self.location_lr if task == "location" else self.object_lr
 
-    def cells(self) -> list[tuple[str, int, str, str]]:
-        """(task, grid_size, padding, model) for every cell, in table order."""
+    def task_stopping(self, task: str) -> Any:
+        """The plateau rule of `task` (the object task may use its own window and drops)."""
+        from dataclasses import replace as _replace
+
+        rule = self.stopping()
+        if task == "object":
+            rule = _replace(rule, patience=self.object_patience or self.patience,
+                            lr_drops=self.lr_drops if self.object_lr_drops is None
+                            else self.object_lr_drops)
+        return rule
+
+    def train_samples(self, task: str) -> int | None:
+        """The training tiles of `task`."""
+        return self.location_train_samples if task == "location" else self.object_train_samples
+
+    def cells(self) -> list[tuple[str, int, str, str, int]]:
+        """(task, grid_size, padding, model, seed) for every cell, in table order."""
         out = []
         for task in self.tasks:
             paddings = self.paddings if task == "location" else self.object_paddings
@@ -76,62 +108,31 @@ class Table1Config:
             for k in sizes:
                 for pad in paddings:
                     for model in self.models:
-                        out.append((task, k, pad, model))
+                        out += [(task, k, pad, model, seed) for seed in self.seeds]
         return out
 
 
 def table1_config(base: str | Mapping[str, Any] = "quick",
                   overrides: Mapping[str, Any] | None = None) -> Table1Config:
-    """Resolve a profile name (or saved settings) + overrides (None = keep) into a config.
-
-    Overrides `epochs`, `lr` and `train_samples` apply to both tasks; a `paddings` /
-    `grid_sizes` override also narrows the object task's lists unless those are given too.
-    """
-    over = dict(overrides or {})
-    task_over = {k: over.pop(k) for k in ("epochs", "lr", "train_samples") if k in over}
-    values = merge_settings("table1", base, over)
-    for task in TASKS:
-        values[task] = {**values[task], **{k: v for k, v in task_over.items() if v is not None}}
-    for key, obj_key in (("paddings", "object_paddings"), ("grid_sizes", "object_grid_sizes")):
-        if over.get(key) is not None and over.get(obj_key) is None:
-            values[obj_key] = [v for v in values[obj_key] if v in values[key]] or values[key][:1]
-    values.setdefault("seed", 0)
-    return build_config(Table1Config, values, seed=values["seed"], validate=_validate,
-                        count_cells=lambda c: len(c.cells()), what="table1")
+    """A profile name (or saved settings) + command-line values -> the config."""
+    cfg = resolve(Table1Config, "table1", base, overrides)
+    _validate(cfg)
+    return finish_run_settings(cfg, len(cfg.cells()))
 
 
 def _validate(cfg: Table1Config) -> None:
-    check_names(cfg.models, TABLE1_MODELS, "model", "--models")
-    check_names(cfg.paddings, PADDING_MODES, "padding", "--paddings")
-    check_names(cfg.object_paddings, PADDING_MODES, "padding", "--object-paddings")
-    check_names(cfg.tasks, TASKS, "task", "--tasks")
-    from ...data import CLASSIFICATION_SOURCES
-
-    check_names([cfg.source], CLASSIFICATION_SOURCES(), "source", "--source")
-    for option, values in (("--models", cfg.models), ("--tasks", cfg.tasks)):
-        if not values:
-            raise ChanposError(f"{option} is empty")
-    for k in cfg.grid_sizes:
-        check_int("--grid-sizes", k, 2)  # a 1x1 grid has one cell: nothing to locate
-    for k in cfg.object_grid_sizes:
-        check_int("--object-grid-sizes", k, 1)
-    check_int("--width", cfg.width)
-    check_int("--batch-size", cfg.batch_size)
-    check_int("--test-samples", cfg.test_samples, allow_none=True)
-    check_int("--bn-batches", cfg.bn_batches, 0)
-    check_int("--workers", cfg.num_workers, 0)
-    check_seed("--seed", cfg.seed)
-    check_data_root(cfg.data_root)
+    for name in ("models", "paddings", "tasks", "grid_sizes", "seeds"):
+        check_distinct(cfg, name)
+    check_data_root(cfg.data_root, download=cfg.download)
     for task in cfg.tasks:
-        b = cfg.budget(task)
-        check_int("--epochs", b.epochs)
-        check_number("--lr", b.lr)
-        check_int("--train-samples", b.train_samples, allow_none=True)
+        n = cfg.train_samples(task)
+        check_batches(n if n is not None else 2, cfg.batch_size, what="training",
+                      samples_flag=f"--{task}-train-samples")
     for task, paddings, sizes in (("location", cfg.paddings, cfg.grid_sizes),
                                   ("object", cfg.object_paddings, cfg.object_grid_sizes)):
         if task in cfg.tasks and "valid" in paddings and min(sizes) * TILE < VALID_MIN_CANVAS:
+            flag = "--grid-sizes" if task == "location" else "--object-grid-sizes"
             raise ChanposError(
                 f"padding 'valid' shrinks feature maps: it needs canvases of at least "
                 f"{VALID_MIN_CANVAS} px, but grid size {min(sizes)} of {TILE} px tiles gives "
-                f"{min(sizes) * TILE} px; use --grid-sizes {-(-VALID_MIN_CANVAS // TILE)} or larger"
-            )
+                f"{min(sizes) * TILE} px; use {flag} {-(-VALID_MIN_CANVAS // TILE)} or larger")

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 from typing import Any
 
 from ...models.padding import PADDING_MODES
 from ..claims import CLAIMS
-from ..reporting import fmt, new_figure, save_figure
+from ..reporting import fmt, new_figure, plot_validation_curves, save_figure
 from ..runs import machine_description
-from ..verdicts import Verdict, judge, verdict_table
+from ..validity import Fit, check, converged_check
+from ..verdicts import Check, Verdict, judge, t_interval, verdict_table
 from .config import Table1Config
 from .run import Table1Row
 
-__all__ = ["table1_verdicts", "format_table1", "plot_table1", "table1_results"]
+__all__ = ["table1_verdicts", "format_table1", "plot_table1", "plot_table1_curves",
+           "table1_results"]
 
 OBJECT_MARGIN = 10.0  # "close" = PermuteNet within this many points of GAPNet (claims.py)
 
@@ -23,30 +26,65 @@ def _sel(rows: list[Table1Row], **match: Any) -> list[Table1Row]:
 
 
 def _paired(rows: list[Table1Row], task: str) -> list[float]:
-    """Per test canvas, 100 * (GAPNet right − PermuteNet right), zeros padding, every grid."""
+    """Per training seed: 100 * (GAPNet right − PermuteNet right), averaged over the test
+    canvases and every grid size run with zero padding (both models see the same canvases)."""
     out: list[float] = []
-    for g in _sel(rows, model="gapnet", padding="zeros", task=task):
-        p = _sel(rows, model="permutenet", padding="zeros", task=task, grid_size=g.grid_size)
-        if p and len(p[0].correct) == len(g.correct):
-            out += [100.0 * (int(a) - int(b)) for a, b in zip(g.correct, p[0].correct,
-                                                            strict=True)]
+    for seed in sorted({r.seed for r in rows}):
+        diffs: list[int] = []
+        for g in _sel(rows, model="gapnet", padding="zeros", task=task, seed=seed):
+            p = _sel(rows, model="permutenet", padding="zeros", task=task, seed=seed,
+                     grid_size=g.grid_size)
+            if p and len(p[0].correct) == len(g.correct):
+                diffs += [int(a) - int(b) for a, b in zip(g.correct, p[0].correct, strict=True)]
+        if diffs:
+            out.append(100.0 * sum(diffs) / len(diffs))
     return out
 
 
-def table1_verdicts(rows: list[Table1Row]) -> list[Verdict]:
+def _converged(rows: list[Table1Row], task: str, cfg: Table1Config) -> Check:
+    sel = _sel(rows, padding="zeros", task=task)
+    return converged_check([Fit(f"{r.model} k={r.grid_size} seed {r.seed}", r.epochs, r.max_epochs,
+                                r.plateaued) for r in sel],
+                           cfg.stopping_rule(cfg.task_stopping(task)))
+
+
+def _gapnet_learned(rows: list[Table1Row]) -> Check:
+    """GAPNet must be clearly above chance on the object task before "PermuteNet comes close
+    to it" means anything: its accuracy's 95 % lower bound above chance + the margin."""
+    sel = _sel(rows, model="gapnet", padding="zeros", task="object")
+    per_seed = [statistics.fmean(r.accuracy_pct for r in sel if r.seed == s)
+                for s in sorted({r.seed for r in sel})]
+    if len(per_seed) < 2:
+        return check("learned", False, "fewer than 2 seeds of GAPNet on the object task with "
+                     "zero padding: no interval")
+    mean, lo, _ = t_interval(per_seed)
+    chance = sel[0].chance_pct
+    need = chance + OBJECT_MARGIN
+    return check("learned", lo is not None and lo > need,
+                 f"GAPNet object accuracy {mean:.1f} % (95 % lower bound {lo:.1f} %) against "
+                 f"chance {chance:.1f} % + the {OBJECT_MARGIN:g}-point closeness margin = "
+                 f"{need:.1f} %" + ("" if lo is not None and lo > need else
+                                    ": train longer or on more tiles until GAPNet learns the "
+                                    "classes"))
+
+
+def table1_verdicts(rows: list[Table1Row], cfg: Table1Config) -> list[Verdict]:
     """`table1.location` and `table1.object` where both models ran with zero padding.
 
-    Replicates are test canvases, paired (both models see the same canvases), over every grid
-    size run.
+    Replicates are training seeds (GAPNet and PermuteNet of one seed are paired: the same
+    test canvases), each averaged over every grid size run. Checks: every model behind a
+    verdict plateaued; for the object task, GAPNet learned the classes.
     """
     out = []
     loc = _paired(rows, "location")
     if loc:
-        out.append(judge(CLAIMS["table1.location"], loc, "test canvas"))
+        out.append(judge(CLAIMS["table1.location"], loc, "training seed",
+                         [_converged(rows, "location", cfg)]))
     obj = _paired(rows, "object")
     if obj:
         out.append(judge(CLAIMS["table1.object"], [OBJECT_MARGIN - d for d in obj],
-                         "test canvas"))
+                         "training seed", [_converged(rows, "object", cfg),
+                                           _gapnet_learned(rows)]))
     return out
 
 
@@ -72,35 +110,62 @@ _PADDING_WHY = {
 }
 
 
+def _mean_acc(rows: list[Table1Row]) -> float:
+    """Mean test accuracy over the seeds of one (task, grid, padding, model)."""
+    return statistics.fmean(r.accuracy_pct for r in rows)
+
+
+def _groups(rows: list[Table1Row]) -> list[tuple[str, int, str, str]]:
+    """(task, grid, padding, model) in table order."""
+    return list(dict.fromkeys((r.task, r.grid_size, r.padding, r.model) for r in rows))
+
+
 def _padding_note(rows: list[Table1Row], padding: str) -> str | None:
     sel = _sel(rows, padding=padding, task="location")
     if not sel or padding not in _PADDING_WHY:
         return None
-    parts = ", ".join(f"{r.model} k={r.grid_size}: {r.accuracy_pct:.1f} % (chance "
-                      f"{r.chance_pct:.1f} %)" for r in sel)
-    near_chance = all(r.accuracy_pct <= r.chance_pct + 10 for r in sel if r.model == "gapnet")
+    groups = _groups(sel)
+    means = {g: _mean_acc(_sel(sel, grid_size=g[1], model=g[3])) for g in groups}
+    chance = {g: _sel(sel, grid_size=g[1])[0].chance_pct for g in groups}
+    parts = ", ".join(f"{g[3]} k={g[1]}: {means[g]:.1f} % (chance {chance[g]:.1f} %)"
+                      for g in groups)
+    near_chance = all(means[g] <= chance[g] + 10 for g in groups if g[3] == "gapnet")
     what, chance_text, above_text = _PADDING_WHY[padding]
     return f"- **{padding}** — {parts}. {what} {chance_text if near_chance else above_text}"
 
 
 def _task_table(rows: list[Table1Row], cfg: Table1Config, task: str) -> list[str]:
-    b = cfg.budget(task)
     sel = _sel(rows, task=task)
     if not sel:
         return []
     label = "cell index" if task == "location" else "source class"
-    lines = [f"## {task.capitalize()} task (label = {label}; {b.epochs} epochs, lr {b.lr}, "
-             f"{sel[0].train_samples} training tiles, {len(sel[0].correct)} test canvases)", "",
-             "| grid | padding | " + " | ".join(f"{m} acc %" for m in cfg.models) + " | chance % |",
-             "|---|---|" + "---|" * len(cfg.models) + "---|"]
+    lines = [f"## {task.capitalize()} task (label = {label}; lr {cfg.lr(task)}, "
+             f"{sel[0].train_samples} training tiles, {sel[0].val_samples} validation tiles, "
+             f"{len(sel[0].correct)} test canvases)", "",
+             f"Test accuracy, mean over {len(cfg.seeds)} seed{'s' if len(cfg.seeds) > 1 else ''}"
+             " (per seed in brackets: accuracy/epochs trained, '!' = no plateau).", "",
+             "| grid | padding | " + " | ".join(f"{m} acc %" for m in cfg.models)
+             + " | chance % |", "|---|---|" + "---|" * len(cfg.models) + "---|"]
     keys = sorted({(r.grid_size, r.padding) for r in sel},
                   key=lambda t: (t[0], PADDING_MODES.index(t[1])))
     for k, pad in keys:
-        accs = [fmt(hit[0].accuracy_pct) if (hit := _sel(sel, grid_size=k, padding=pad, model=m))
-                else "–" for m in cfg.models]
+        accs = []
+        for m in cfg.models:
+            hit = _sel(sel, grid_size=k, padding=pad, model=m)
+            seeds = " ".join(f"{r.accuracy_pct:.0f}/{r.epochs}{'' if r.plateaued else '!'}"
+                             for r in hit)
+            accs.append(f"{fmt(_mean_acc(hit))} ({seeds})" if hit else "–")
         chance = _sel(sel, grid_size=k, padding=pad)[0].chance_pct
         lines.append(f"| {k}x{k} | {pad} | " + " | ".join(accs) + f" | {chance:.1f} |")
     return lines + [""]
+
+
+def _rules(cfg: Table1Config) -> str:
+    """The plateau rule of each task, once per distinct rule."""
+    rules = {t: cfg.stopping_rule(cfg.task_stopping(t)) for t in cfg.tasks}
+    if len(set(rules.values())) == 1:
+        return next(iter(rules.values()))
+    return "; ".join(f"{task} task: {rule}" for task, rule in rules.items())
 
 
 def format_table1(rows: list[Table1Row], cfg: Table1Config, verdicts: list[Verdict],
@@ -112,9 +177,12 @@ def format_table1(rows: list[Table1Row], cfg: Table1Config, verdicts: list[Verdi
         "Islam et al., ICCV 2021, Table 1: GAPNet (no fully connected layer) vs PermuteNet "
         "(pooled channels shuffled at every pass) on the grid setting.",
         "",
-        f"Profile `{cfg.profile}` · source `{cfg.source}` · width {cfg.width} · seed {cfg.seed} · "
+        f"Profile `{cfg.profile}` · source `{cfg.source}` · width {cfg.width} · seeds "
+        f"{', '.join(map(str, cfg.seeds))} · "
         f"batch {cfg.batch_size} · Adam betas (0.5, 0.999) · {len(rows)} cells in {seconds:.0f} s "
         f"({cfg.jobs} at a time, {cfg.threads} thread{'s' if cfg.threads > 1 else ''} each)",
+        f"Training: {_rules(cfg)}; on {cfg.val_samples} validation tiles held out of the "
+        "training split.",
         f"Machine: {machine_description()}",
         "",
         "## Verdicts",
@@ -129,8 +197,16 @@ def format_table1(rows: list[Table1Row], cfg: Table1Config, verdicts: list[Verdi
     lines += ["## Paddings other than zeros", "", *(notes or ["(only zero padding was run)"]), "",
               "PermuteNet draws a new channel permutation at every forward pass, so its linear "
               "layer can only use order-free statistics of the pooled vector; any accuracy above "
-              "chance comes from those.", "", "![Table 1 bar chart](table1.png)", ""]
+              "chance comes from those.", "", "![Table 1 bar chart](table1.png)", "",
+              "![validation curves](validation_curves.png)", ""]
     return "\n".join(lines)
+
+
+def plot_table1_curves(rows: list[Table1Row], path: Path) -> Path:
+    """Validation accuracy per epoch of every cell, one panel per task."""
+    groups = {f"{task} task": [(f"{r.model} k={r.grid_size} {r.padding} s{r.seed}", r.val_history)
+                               for r in _sel(rows, task=task)] for task in ("location", "object")}
+    return plot_validation_curves(groups, path)
 
 
 def plot_table1(rows: list[Table1Row], path: Path) -> Path:
@@ -144,9 +220,11 @@ def plot_table1(rows: list[Table1Row], path: Path) -> Path:
         models = sorted({r.model for r in sel})
         width = 0.8 / len(models)
         for j, m in enumerate(models):
-            ys = [(_sel(sel, grid_size=k, padding=p, model=m) or [None])[0] for k, p in keys]
-            ax.bar([i + j * width for i in range(len(keys))],
-                   [y.accuracy_pct if y else 0 for y in ys], width, label=m)
+            hits = [_sel(sel, grid_size=k, padding=p, model=m) for k, p in keys]
+            xs = [i + j * width for i in range(len(keys))]
+            ax.bar(xs, [_mean_acc(h) if h else 0 for h in hits], width, label=m)
+            for x, h in zip(xs, hits, strict=True):  # every seed as a dot
+                ax.plot([x] * len(h), [r.accuracy_pct for r in h], "k.", ms=3)
         for i, (k, p) in enumerate(keys):
             chance = _sel(sel, grid_size=k, padding=p)[0].chance_pct
             ax.hlines(chance, i - 0.1, i + 0.8, colors="k", linestyles="dashed", linewidth=1)
@@ -166,4 +244,4 @@ def table1_results(rows: list[Table1Row], cfg: Table1Config, verdicts: list[Verd
     """The results.json document."""
     return {"experiment": "table1", "profile": cfg.profile, "config": cfg,
             "machine": machine_description(), "seconds": round(seconds, 1),
-            "rows": [r.as_dict() for r in rows], "verdicts": [v.as_dict() for v in verdicts]}
+            "rows": rows, "verdicts": [v.as_dict() for v in verdicts]}

@@ -4,17 +4,17 @@ record its per-canvas test predictions (Islam et al., ICCV 2021, Table 1)."""
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, replace
-from typing import Any
+from dataclasses import dataclass
 
-import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
 from ...data import GridPlacer, ImageSet, TileDataset, load_source
 from ...models import channels_last_ok, create_model, save_model_checkpoint
-from ...training import ClassifierSystem, OptimConfig, fit, predict, train_loader
-from ..cells import run_cells
+from ...training import ClassifierSystem, OptimConfig, eval_device, fit, predict, train_loader
+from ..cells import init_seed, run_cells
+from ..checks import check_batches, check_holdout
+from ..run_settings import trainer_options
 from ..runs import RunFolder
 from .config import Table1Config
 
@@ -24,7 +24,8 @@ __all__ = ["Table1Row", "cell_id", "load_table1_data", "run_cell", "run_table1"]
 @dataclass(frozen=True)
 class Table1Row:
     """One cell's result. `correct` holds one character per test canvas ('1' = right), in
-    test-set order, so verdict intervals can pair GAPNet and PermuteNet canvas by canvas."""
+    test-set order, so verdict intervals can pair GAPNet and PermuteNet canvas by canvas;
+    `val_history` is the validation accuracy (%) after every epoch."""
 
     model: str
     padding: str
@@ -33,93 +34,106 @@ class Table1Row:
     accuracy_pct: float
     chance_pct: float
     epochs: int
+    max_epochs: int
+    plateaued: bool
+    val_history: tuple[float, ...]
     train_samples: int
+    val_samples: int
     seconds: float
     seed: int
     lr: float
     correct: str
 
-    def as_dict(self) -> dict[str, Any]:
-        """The results.json row."""
-        return asdict(self)
+    @property
+    def key(self) -> str:
+        """The cell's id."""
+        return cell_id(self.task, self.grid_size, self.padding, self.model, self.seed)
 
 
-def cell_id(task: str, k: int, padding: str, model: str) -> str:
+def cell_id(task: str, k: int, padding: str, model: str, seed: int) -> str:
     """Stable folder name of one cell."""
-    return f"{task}-k{k}-{padding}-{model}"
+    return f"{task}-k{k}-{padding}-{model}-seed{seed}"
 
 
-def load_table1_data(cfg: Table1Config) -> tuple[ImageSet, ImageSet]:
-    """The source's train and test sets (errors here come before any run folder exists)."""
+def load_table1_data(cfg: Table1Config) -> tuple[ImageSet, ImageSet, ImageSet]:
+    """(training split less the validation split, validation split, test split); errors
+    here come before any run folder exists."""
     train = load_source(cfg.source, split="train", data_root=cfg.data_root,
-                        download=cfg.download, seed=cfg.seed)
+                        download=cfg.download)
     test = load_source(cfg.source, split="test", data_root=cfg.data_root,
-                       num_samples=cfg.test_samples, seed=cfg.seed)
-    return train, test
+                       num_samples=cfg.test_samples)
+    check_holdout(cfg.val_samples, len(train), flag="--val-samples", source=cfg.source,
+                  what="training tiles")
+    rest, val = train.holdout(cfg.val_samples)
+    for task in cfg.tasks:
+        n = min(cfg.train_samples(task) or len(rest), len(rest))
+        check_batches(n, cfg.batch_size, what="training",
+                      samples_flag=f"--{task}-train-samples")
+    return rest, val, test
 
 
-def run_cell(cfg: Table1Config, cell: tuple[str, int, str, str], train: ImageSet, test: ImageSet,
-             folder: RunFolder) -> Table1Row:
-    """Train and evaluate one Table 1 cell (resuming its last completed epoch if any)."""
-    task, k, padding, model_name = cell
-    budget = cfg.budget(task)
-    num_outputs = k * k if task == "location" else train.num_classes
-    spec = {"name": model_name, "kwargs": {"num_outputs": num_outputs, "padding": padding,
+def run_cell(cell: tuple[str, int, str, str, int], cfg: Table1Config, train: ImageSet,
+             val: ImageSet, test: ImageSet, folder: RunFolder) -> Table1Row:
+    """Train one Table 1 cell to its plateau (resuming where an interrupted run stopped) and
+    evaluate it on the test canvases. The data splits and the test canvases are the same
+    for every seed; a seed fixes the initial weights, the training subset and order."""
+    task, k, padding, model_name, seed = cell
+    num_classes = k * k if task == "location" else train.num_classes
+    spec = {"name": model_name, "kwargs": {"num_classes": num_classes, "padding": padding,
                                             "width": cfg.width, "backbone": "paper_resnet18"}}
-    L.seed_everything(cfg.seed, workers=True, verbose=False)  # model init is part of the seed
+    init_seed(seed)
     model = create_model(spec["name"], **spec["kwargs"])
-    channels_last = cfg.trainer.channels_last and channels_last_ok(model)
+    channels_last = cfg.channels_last and channels_last_ok(model)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     placer = GridPlacer(k, task, train.mean, train.std, channels_last=channels_last)
     system = ClassifierSystem(
-        model, num_classes=num_outputs, optim=OptimConfig(lr=budget.lr),
+        model, num_classes=num_classes, optim=OptimConfig(lr=cfg.lr(task)),
         batch_transform=lambda b, is_train: placer(b[0], b[1], b[2], train=is_train),
         model_spec=spec, channels_last=channels_last,
     )
-    subset = train.subset(budget.train_samples, seed=cfg.seed)
-    dl_train = train_loader(TileDataset(subset, grid_size=k, seed=cfg.seed),
-                            batch_size=cfg.batch_size, seed=cfg.seed,
-                            collate_fn=TileDataset.collate, num_workers=cfg.num_workers)
-    dl_test = DataLoader(TileDataset(test, grid_size=k, seed=cfg.seed + 7919),
-                         batch_size=max(cfg.batch_size, 100), collate_fn=TileDataset.collate,
-                         num_workers=cfg.num_workers)
+    subset = train.subset(cfg.train_samples(task), seed=seed)
+    dl_train = train_loader(TileDataset(subset, grid_size=k, seed=seed),
+                            batch_size=cfg.batch_size, seed=seed,
+                            collate_fn=TileDataset.collate, num_workers=cfg.workers)
+    eval_batch = max(cfg.batch_size, 100)
+    dl_val = DataLoader(TileDataset(val, grid_size=k, seed=104729),
+                        batch_size=eval_batch, collate_fn=TileDataset.collate,
+                        num_workers=cfg.workers)
+    dl_test = DataLoader(TileDataset(test, grid_size=k, seed=7919),
+                         batch_size=eval_batch, collate_fn=TileDataset.collate,
+                         num_workers=cfg.workers)
     root = folder.cell_dir(cell_id(*cell))
     start = time.perf_counter()
-    fit(system, dl_train, epochs=budget.epochs, options=cfg.trainer, root_dir=root,
-        bn_batches=cfg.bn_batches)
-    device = next(system.model.parameters()).device
+    fitted = fit(system, dl_train, max_epochs=cfg.max_epochs,
+                 options=trainer_options(cfg, seed, channels_last=channels_last),
+                 root_dir=root, val_loader=dl_val, stopping=cfg.task_stopping(task),
+                 bn_batches=cfg.bn_batches)
+    device = eval_device(cfg.accelerator)
     preds, targets = predict(system.model, dl_test,
                              lambda b: placer(b[0], b[1], b[2], train=False), device=device,
-                             seed=cfg.seed)
+                             seed=seed)
     correct = preds == targets
     if folder.owned:
         save_model_checkpoint(system.model, spec, root / "model.pt")
     return Table1Row(
         model=model_name, padding=padding, grid_size=k, task=task,
         accuracy_pct=round(100.0 * float(correct.float().mean()), 2),
-        chance_pct=round(100.0 / num_outputs, 2), epochs=budget.epochs,
-        train_samples=len(subset), seconds=round(time.perf_counter() - start, 1),
-        seed=cfg.seed, lr=budget.lr, correct="".join("1" if c else "0" for c in correct.tolist()),
+        chance_pct=round(100.0 / num_classes, 2), epochs=fitted.epochs,
+        max_epochs=cfg.max_epochs, plateaued=fitted.plateaued, val_history=fitted.history,
+        train_samples=len(subset), val_samples=len(val),
+        seconds=round(time.perf_counter() - start, 1), seed=seed, lr=cfg.lr(task),
+        correct="".join("1" if c else "0" for c in correct.tolist()),
     )
 
 
-def _table1_cell(cell: tuple[str, int, str, str], cfg: Table1Config, train: ImageSet,
-                 test: ImageSet, folder: RunFolder) -> Table1Row:
-    """One cell (module level, so worker processes can call it)."""
-    return run_cell(cfg, cell, train, test, folder)
-
-
-def run_table1(cfg: Table1Config, data: tuple[ImageSet, ImageSet], folder: RunFolder, *,
-               log=print) -> list[Table1Row]:
+def run_table1(cfg: Table1Config, data: tuple[ImageSet, ImageSet, ImageSet],
+               folder: RunFolder, *, log=print) -> list[Table1Row]:
     """Run every cell of `cfg`, keeping cells an interrupted run of `folder` already finished."""
-    train, test = data
-    done = {cell_id(r["task"], r["grid_size"], r["padding"], r["model"]): Table1Row(**r)
-            for r in folder.finished_rows()}
     cells = cfg.cells()
-    worker_cfg = replace(cfg, trainer=replace(cfg.trainer, progress=False)) if cfg.jobs > 1 else cfg
-    return run_cells(cells, [cell_id(*c) for c in cells], done, _table1_cell,
-                     (worker_cfg, train, test, folder), jobs=cfg.jobs, threads=cfg.threads,
-                     folder=folder, record=Table1Row.as_dict, log=log,
+    return run_cells(cfg, cells, [cell_id(*c) for c in cells], run_cell, (*data, folder),
+                     folder=folder, row_type=Table1Row, key_of=lambda r: r.key, log=log,
                      describe=lambda r: f"accuracy {r.accuracy_pct:.1f} % (chance "
-                                        f"{r.chance_pct:.1f} %), {r.seconds:.0f} s")
+                                        f"{r.chance_pct:.1f} %), {r.epochs} epochs"
+                                        f"{'' if r.plateaued else ' (no plateau)'}, "
+                                        f"{r.seconds:.0f} s")

@@ -1,143 +1,159 @@
-"""Table 2's configuration: profile + overrides -> one validated frozen `Table2Config`."""
+"""Table 2's settings (Islam et al., ICCV 2021) and those of `chanpos consistency`: frozen
+config dataclasses, each field one setting (flag, profile key, config.yaml key, results key)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from ...errors import ChanposError
-from ...models.backbones import BACKBONES
-from ...ops.shifts import SHIFT_MODES, check_shift
-from ...probes.invariance import shift_protocol
-from ...training.options import OPTIMIZERS, SCHEDULES, TrainerOptions
-from ..checks import (
-    build_config,
-    check_data_root,
-    check_int,
-    check_names,
-    check_number,
-    check_seed,
-    merge_settings,
-)
+from ...names import BACKBONES, BUILT_IN_SOURCES, OPTIMIZERS, SCHEDULES, SHIFT_MODES
+from ..checks import MAX_SEED, check_data_root, check_distinct, check_file
+from ..run_settings import RunSettings, finish_run_settings
+from ..settings import resolve, setting
+from ..stopping import StoppingSettings
 
-__all__ = ["MethodSpec", "TABLE2_METHODS", "FOLDER_SOURCES", "Table2Config", "table2_config"]
+__all__ = ["MethodSpec", "TABLE2_METHODS", "Table2Config", "table2_config", "ConsistencyConfig",
+           "consistency_config"]
 
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """What a Table 2 method changes: the loss, the downsampling, the epoch multiplier."""
+    """What a Table 2 method changes: the loss, the downsampling, images seen per epoch."""
 
     augshift: bool
     antialias: bool
-    epoch_factor: int
+    repeats: int
 
 
 TABLE2_METHODS: dict[str, MethodSpec] = {
-    "baseline": MethodSpec(augshift=False, antialias=False, epoch_factor=1),
-    "augshift": MethodSpec(augshift=True, antialias=False, epoch_factor=1),
-    "blurpool": MethodSpec(augshift=False, antialias=True, epoch_factor=1),
-    "blurpool+augshift": MethodSpec(augshift=True, antialias=True, epoch_factor=1),
-    "baseline-2x": MethodSpec(augshift=False, antialias=False, epoch_factor=2),
+    "baseline": MethodSpec(augshift=False, antialias=False, repeats=1),
+    "augshift": MethodSpec(augshift=True, antialias=False, repeats=1),
+    "blurpool": MethodSpec(augshift=False, antialias=True, repeats=1),
+    "blurpool+augshift": MethodSpec(augshift=True, antialias=True, repeats=1),
+    "baseline-2x": MethodSpec(augshift=False, antialias=False, repeats=2),
 }
-# sources streamed from an ImageNet-style folder (everything else is an in-memory ImageSet)
-FOLDER_SOURCES = ("imagenet",)
+_SOURCES = ", ".join(BUILT_IN_SOURCES["classification"] + BUILT_IN_SOURCES["folder"])
 
 
-@dataclass(frozen=True)
-class Table2Config:
-    """Everything a Table 2 run needs, resolved from a profile and command-line overrides."""
+def _table2_sources() -> list[str]:
+    from ...data import source_names
 
-    profile: str
-    sources: tuple[str, ...]
-    methods: tuple[str, ...]
-    seeds: tuple[int, ...]
-    backbone: str
-    width: int
-    epochs: int
-    batch_size: int
-    train_samples: int | None
-    test_samples: int | None
-    optimizer: str
-    lr: float
-    weight_decay: float
-    schedule: str
-    lam: float
-    max_shift: int
-    shift_mode: str
-    pairs: int
-    blur_size: int
-    bn_batches: int
-    flip: bool = True
-    eval_seed: int = 0
-    data_root: str | None = None
-    download: bool = False
-    num_workers: int = 0
-    jobs: int = 1
-    threads: int = 1
-    trainer: TrainerOptions = field(default_factory=TrainerOptions)
+    return source_names("classification", "folder")
+
+
+def _classification_sources() -> list[str]:
+    from ...data import source_names
+
+    return source_names("classification")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Table2Config(StoppingSettings, RunSettings):
+    """Everything a Table 2 run needs, resolved from a profile and command-line values."""
+
+    sources: tuple[str, ...] = setting(
+        help=f"Image sources: {_SOURCES} (imagenet: an ImageNet-style folder with train/ and "
+        "val/ class folders; the real ones need --data-root).", choices=_table2_sources,
+        what="source", metavar="LIST")
+    methods: tuple[str, ...] = setting(
+        help="Methods: baseline, augshift, blurpool, blurpool+augshift, baseline-2x (the "
+        "baseline seeing every image twice per epoch: AugShift's image forwards).",
+        choices=tuple(TABLE2_METHODS), what="method", metavar="LIST")
+    seeds: tuple[int, ...] = setting(
+        help="Training seeds (initial weights and data order; methods are paired by seed).",
+        minimum=0, maximum=MAX_SEED, metavar="LIST")
+    backbone: str = setting(
+        help="auto (the paper's 32 px ResNet-18 stem, torchvision's ResNet-18 for folders) or "
+        "a backbone name.", choices=("auto", *BACKBONES), what="backbone")
+    width: int = setting(help="ResNet-18 base width of the paper stem (64 = the paper).",
+                         minimum=1)
+    batch_size: int = setting(help="Training batch size.", minimum=1)
+    train_samples: int | None = setting(
+        help="Training images (a seeded class-balanced subset; all = every one).", minimum=1,
+        none_word="all", metavar="N|all")
+    test_samples: int | None = setting(help="Test images (all = the whole test split).",
+                                       minimum=1, none_word="all", metavar="N|all")
+    optimizer: str = setting(help="Optimiser.", choices=OPTIMIZERS, what="optimizer")
+    lr: float = setting(help="Learning rate.", minimum=0.0, strict=True)
+    weight_decay: float = setting(help="Weight decay.", minimum=0.0)
+    schedule: str = setting(help="Learning-rate schedule over --max-epochs.", choices=SCHEDULES,
+                            what="schedule")
+    lam: float = setting(help="λ, the weight of AugShift's MSE(z1, z2) term (>= 0).",
+                         minimum=0.0)
+    max_shift: int = setting(help="Largest shift in pixels per axis, for training crops and the "
+                             "consistency test.", minimum=0)
+    shift_mode: str = setting(help="Padding of shifted images.", choices=SHIFT_MODES,
+                              what="shift mode")
+    pairs: int = setting(help="Shift pairs per test image in the consistency test.", minimum=1)
+    blur_size: int = setting(help="BlurPool filter taps of the blurpool methods (3 = Zhang's "
+                             "Tri-3).", minimum=2)
+    bn_batches: int = setting(help="Training batches used to re-estimate BatchNorm statistics "
+                              "after training (0 = off).", minimum=0)
+    flip: bool = setting(True, help="Random horizontal flips in training.")
+    eval_seed: int = setting(0, help="Seed of the consistency test's shift draws.", minimum=0,
+                             maximum=MAX_SEED)
 
     def cells(self) -> list[tuple[str, str, int]]:
         """(source, method, seed) for every training run, in table order."""
         return [(s, m, seed) for s in self.sources for m in self.methods for seed in self.seeds]
 
-    def epochs_of(self, method: str) -> int:
-        """Training epochs of `method` (baseline-2x trains twice as long)."""
-        return self.epochs * TABLE2_METHODS[method].epoch_factor
-
     def backbone_of(self, source: str) -> str:
-        """`auto` = the paper stem for 32 px data, torchvision's ResNet-18 for ImageNet folders."""
+        """`auto` = the paper stem for 32 px data, torchvision's ResNet-18 for image folders."""
         if self.backbone != "auto":
             return self.backbone
-        return "resnet18" if source in FOLDER_SOURCES else "paper_resnet18"
+        from ...data import source_kind
+
+        return "resnet18" if source_kind(source) == "folder" else "paper_resnet18"
 
     def protocol(self) -> str:
         """The shift protocol of the consistency test, as one sentence."""
+        from ...probes.invariance import shift_protocol
+
         return shift_protocol(self.max_shift, self.shift_mode, self.pairs, self.eval_seed)
 
 
 def table2_config(base: str | Mapping[str, Any] = "quick",
                   overrides: Mapping[str, Any] | None = None) -> Table2Config:
-    """Resolve a profile name (or saved settings) + overrides (None = keep) into a config."""
-    over = dict(overrides or {})
-    if "lam" in over:  # the profile spells it `lambda`; an override must win over it
-        over["lambda"] = over.pop("lam")
-    values = merge_settings("table2", base, over)
-    if "lambda" in values:
-        values["lam"] = values.pop("lambda")
-    for key in ("sources", "methods", "seeds"):
-        if isinstance(values.get(key), (str, int)):
-            values[key] = [values[key]]
-    return build_config(Table2Config, values, seed=0, validate=_validate,
-                        count_cells=lambda c: len(c.cells()), what="table2")
+    """A profile name (or saved settings) + command-line values -> the config."""
+    cfg = resolve(Table2Config, "table2", base, overrides)
+    for name in ("sources", "methods", "seeds"):
+        check_distinct(cfg, name)
+    cfg.check_schedule(cfg.schedule)
+    check_data_root(cfg.data_root, download=cfg.download)
+    return finish_run_settings(cfg, len(cfg.cells()))
 
 
-def _validate(cfg: Table2Config) -> None:
-    from ...data import CLASSIFICATION_SOURCES
+@dataclass(frozen=True, kw_only=True)
+class ConsistencyConfig:
+    """What `chanpos consistency` measures: which checkpoint, on which data, which protocol."""
 
-    check_names(cfg.methods, TABLE2_METHODS, "method", "--methods")
-    check_names(cfg.sources, (*CLASSIFICATION_SOURCES(), *FOLDER_SOURCES), "source", "--source")
-    check_names([cfg.shift_mode], SHIFT_MODES, "shift mode", "--shift-mode")
-    check_int("--max-shift", cfg.max_shift, 0)
-    check_shift(cfg.max_shift, cfg.shift_mode)
-    check_number("--lambda", cfg.lam, strict=False)
-    check_names([cfg.backbone], (*BACKBONES, "auto"), "backbone", "the profile's backbone")
-    check_names([cfg.optimizer], OPTIMIZERS, "optimizer", "the profile's optimizer")
-    check_names([cfg.schedule], SCHEDULES, "schedule", "the profile's schedule")
-    if not cfg.sources or not cfg.methods or not cfg.seeds:
-        raise ChanposError("--source, --methods and --seeds each need at least one value")
-    if len(set(cfg.seeds)) != len(cfg.seeds):
-        raise ChanposError(f"--seeds has duplicates: {', '.join(map(str, cfg.seeds))}")
-    for s in cfg.seeds:
-        check_seed("--seeds", s)
-    for option, value in (("--width", cfg.width), ("--batch-size", cfg.batch_size),
-                          ("--epochs", cfg.epochs), ("--pairs", cfg.pairs)):
-        check_int(option, value)
-    check_int("--blur-size", cfg.blur_size, 2)
-    check_number("--lr", cfg.lr)
-    check_number("--weight-decay", cfg.weight_decay, strict=False)
-    check_int("--bn-batches", cfg.bn_batches, 0)
-    check_int("--workers", cfg.num_workers, 0)
-    check_int("--train-samples", cfg.train_samples, allow_none=True)
-    check_int("--test-samples", cfg.test_samples, allow_none=True)
-    check_data_root(cfg.data_root)
+    checkpoint: str = setting(help="A trained chanpos classifier: model.pt from a table2 run "
+                              "(or its .ckpt).", metavar="FILE")
+    source: str = setting("shapes-hard", help="Test data: the source the checkpoint was "
+                          f"trained on ({', '.join(BUILT_IN_SOURCES['classification'])}).",
+                          choices=_classification_sources, what="source")
+    data_root: str | None = setting(None, help="Folder holding the real dataset.",
+                                    metavar="DIR")
+    download: bool = setting(False, help="Allow downloading the dataset into --data-root.")
+    max_shift: int = setting(4, help="Largest shift in pixels per axis.", minimum=0)
+    shift_mode: str = setting("zeros", help="Padding of shifted images.", choices=SHIFT_MODES,
+                              what="shift mode")
+    pairs: int = setting(3, help="Shift pairs per test image.", minimum=1)
+    seed: int = setting(0, help="Seed of the shift draws.", minimum=0, maximum=MAX_SEED)
+    test_samples: int | None = setting(None, help="Test images (all = every one).", minimum=1,
+                                       none_word="all", metavar="N|all")
+    batch_size: int = setting(250, help="Evaluation batch size.", minimum=1)
+    accelerator: str = setting("auto", help="Where to evaluate: auto (a GPU if there is one) "
+                               "or cpu.", choices=("auto", "cpu", "gpu", "cuda"),
+                               what="accelerator")
+
+
+def consistency_config(base: str | Mapping[str, Any] = "",
+                       overrides: Mapping[str, Any] | None = None) -> ConsistencyConfig:
+    """Checked settings from command-line values (`base` holds saved settings, if any)."""
+    values = dict(base) if isinstance(base, Mapping) else {}
+    cfg = resolve(ConsistencyConfig, "consistency", values, overrides, complete=bool(values))
+    check_file("--checkpoint", cfg.checkpoint, "checkpoint file")
+    check_data_root(cfg.data_root, download=cfg.download)
+    return cfg

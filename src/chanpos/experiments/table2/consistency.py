@@ -3,8 +3,6 @@ classifier checkpoint, the Table 2 metric on a user's own model."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,47 +13,11 @@ from ...data import TileDataset, load_source
 from ...ops import Normalise, check_shift
 from ...probes.invariance import shift_consistency, shift_protocol
 from ...training.evaluate import eval_device
-from ..checks import check_data_root, check_int, check_names, check_seed
-from ..lifecycle import Experiment, Outcome, from_plain
+from ..lifecycle import Experiment, Outcome
 from ..runs import RunFolder, machine_description
+from .config import ConsistencyConfig, consistency_config
 
-__all__ = ["ConsistencyConfig", "consistency_config", "EXPERIMENT"]
-
-
-@dataclass(frozen=True)
-class ConsistencyConfig:
-    """What `chanpos consistency` measures: which checkpoint, on which data, which protocol."""
-
-    checkpoint: str
-    source: str = "shapes-hard"
-    data_root: str | None = None
-    download: bool = False
-    max_shift: int = 4
-    shift_mode: str = "zeros"
-    pairs: int = 3
-    seed: int = 0
-    test_samples: int | None = None
-    batch_size: int = 250
-    accelerator: str = "auto"
-
-
-def consistency_config(base: str | Mapping[str, Any] = "",
-                       overrides: Mapping[str, Any] | None = None) -> ConsistencyConfig:
-    """Validated settings from command-line values (no profile: `base` is ignored unless it
-    holds saved settings)."""
-    values = dict(base) if isinstance(base, Mapping) else {}
-    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    cfg = from_plain(ConsistencyConfig, values, where="consistency settings")
-    from ...data import CLASSIFICATION_SOURCES
-
-    check_names([cfg.source], CLASSIFICATION_SOURCES(), "source", "--source")
-    check_shift(cfg.max_shift, cfg.shift_mode)
-    check_int("--pairs", cfg.pairs)
-    check_int("--batch-size", cfg.batch_size)
-    check_int("--test-samples", cfg.test_samples, allow_none=True)
-    check_seed("--seed", cfg.seed)
-    check_data_root(cfg.data_root)
-    return cfg
+__all__ = ["EXPERIMENT", "measure"]
 
 
 def _prepare(cfg: ConsistencyConfig) -> tuple[Any, dict[str, Any], Any]:
@@ -65,7 +27,7 @@ def _prepare(cfg: ConsistencyConfig) -> tuple[Any, dict[str, Any], Any]:
     model, spec = load_model_checkpoint(Path(cfg.checkpoint), expect="classifier")
     test = load_source(cfg.source, split="test", data_root=cfg.data_root,
                        download=cfg.download, num_samples=cfg.test_samples)
-    outputs = getattr(model, "num_outputs", None)
+    outputs = getattr(model, "num_classes", None)
     if outputs != test.num_classes:
         raise ChanposError(f"{cfg.checkpoint} predicts {outputs} classes but source "
                            f"{cfg.source!r} has {test.num_classes}; pass the --source it was "
@@ -100,4 +62,5 @@ def _run(cfg: ConsistencyConfig, prepared: Any, folder: RunFolder, log) -> Outco
     return Outcome(results, report)
 
 
-EXPERIMENT = Experiment(name="consistency", config=consistency_config, prepare=_prepare, run=_run)
+EXPERIMENT = Experiment(name="consistency", config=consistency_config, prepare=_prepare, run=_run,
+                        resumable=False)

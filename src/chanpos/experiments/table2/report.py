@@ -8,15 +8,17 @@ from pathlib import Path
 from typing import Any
 
 from ..claims import CLAIMS
-from ..reporting import new_figure, save_figure
+from ..reporting import new_figure, plot_validation_curves, save_figure
 from ..runs import machine_description
-from ..verdicts import Verdict, judge, t_interval, verdict_table
+from ..validity import Fit, check, converged_check
+from ..verdicts import Check, Verdict, judge, t_interval, verdict_table
 from .config import TABLE2_METHODS, Table2Config
 from .run import Table2Row
 
-__all__ = ["PAPER_TABLE2", "summarise_table2", "paired", "table2_verdicts", "format_table2",
-           "plot_table2", "table2_results"]
+__all__ = ["PAPER_TABLE2", "CEILING", "summarise_table2", "paired", "table2_verdicts",
+           "format_table2", "plot_table2", "plot_table2_curves", "table2_results"]
 
+CEILING = 95.0  # consistency (%) above which a gain of the paper's size cannot show
 # The paper's Table 2 (ResNet-18), consistency in percent: baseline -> AugShift.
 PAPER_TABLE2: dict[str, tuple[float, float]] = {"cifar10": (90.8, 94.8), "cifar100": (70.1, 85.6)}
 
@@ -35,7 +37,7 @@ def summarise_table2(rows: list[Table2Row]) -> list[dict[str, Any]]:
         cons = [r.consistency_pct for r in sel]
         out.append({
             "source": source, "method": method, "seeds": [r.seed for r in sel],
-            "epochs": sel[0].epochs,
+            "epochs": [r.epochs for r in sel], "plateaued": [r.plateaued for r in sel],
             "top1_mean": round(statistics.fmean(top1), 2), "top1_std": round(_sd(top1), 2),
             "consistency_mean": round(statistics.fmean(cons), 2),
             "consistency_std": round(_sd(cons), 2),
@@ -51,10 +53,11 @@ def paired(rows: list[Table2Row], source: str, a: str, b: str, metric: str) -> l
     return [by[(a, s)] - by[(b, s)] for s in seeds]
 
 
-def table2_verdicts(rows: list[Table2Row]) -> list[Verdict]:
+def table2_verdicts(rows: list[Table2Row], cfg: Table2Config) -> list[Verdict]:
     """`table2.consistency` (AugShift − baseline) and `table2.vs_equal_compute` (AugShift −
     baseline-2x): consistency points paired by training seed, one verdict per source (the claim
-    id gets a `.<source>` suffix when several sources ran)."""
+    id gets a `.<source>` suffix when several sources ran). Checks: every compared model
+    plateaued, and the compared method is below the consistency ceiling."""
     sources = list(dict.fromkeys(r.source for r in rows))
     out = []
     for source in sources:
@@ -63,9 +66,26 @@ def table2_verdicts(rows: list[Table2Row]) -> list[Verdict]:
                              ("table2.vs_equal_compute", "baseline-2x")):
             diffs = paired(rows, source, "augshift", other, "consistency_pct")
             if diffs:
-                v = judge(CLAIMS[claim], diffs, "training seed")
+                sel = [r for r in rows if r.source == source and r.method in ("augshift", other)]
+                checks = [converged_check([Fit(f"{r.method} seed {r.seed}", r.epochs,
+                                               r.max_epochs, r.plateaued) for r in sel],
+                                          cfg.stopping_rule()),
+                          _below_ceiling(rows, source, other)]
+                v = judge(CLAIMS[claim], diffs, "training seed", checks)
                 out.append(replace(v, claim=v.claim + suffix))
     return out
+
+
+def _below_ceiling(rows: list[Table2Row], source: str, method: str) -> Check:
+    """The compared method must leave room for AugShift to gain: its mean consistency at
+    most `CEILING` (a baseline at 99 % cannot show a gain of the paper's size)."""
+    values = [r.consistency_pct for r in rows if r.source == source and r.method == method]
+    mean = statistics.fmean(values)
+    return check("below_ceiling", mean <= CEILING,
+                 f"{method} consistency {mean:.2f} % (mean of {len(values)} seeds) against the "
+                 f"{CEILING:g} % ceiling" + ("" if mean <= CEILING else
+                                             ": make the task harder (a larger --max-shift) so "
+                                             "that consistency is not saturated"))
 
 
 def _pm(mean: float, std: float, n: int) -> str:
@@ -82,11 +102,13 @@ def _source_section(rows: list[Table2Row], summary: list[dict[str, Any]], cfg: T
     sel = [s for s in summary if s["source"] == source]
     n_train = "all" if cfg.train_samples is None else str(cfg.train_samples)
     lines = [f"## {source} ({n_train} training images)", "",
-             "| method | epochs | top-1 % (mean ± std) | consistency % | seconds/run |",
-             "|---|---|---|---|---|"]
+             "| method | epochs per seed ('!' = no plateau) | top-1 % (mean ± std) | consistency % "
+             "| seconds/run |", "|---|---|---|---|---|"]
     for s in sel:
         n = len(s["seeds"])
-        lines.append(f"| {s['method']} | {s['epochs']} | {_pm(s['top1_mean'], s['top1_std'], n)} "
+        epochs = " ".join(f"{e}{'' if ok else '!'}" for e, ok in zip(s["epochs"], s["plateaued"],
+                                                                     strict=True))
+        lines.append(f"| {s['method']} | {epochs} | {_pm(s['top1_mean'], s['top1_std'], n)} "
                      f"| {_pm(s['consistency_mean'], s['consistency_std'], n)} | "
                      f"{s['seconds_mean']:.0f} |")
     lines += ["", "Paired differences over seeds, mean [95 % t interval], points:", ""]
@@ -106,21 +128,26 @@ def _source_section(rows: list[Table2Row], summary: list[dict[str, Any]], cfg: T
     return lines + [""]
 
 
-def format_table2(rows: list[Table2Row], cfg: Table2Config, verdicts: list[Verdict],
-                  seconds: float) -> str:
-    """report.md: verdicts, protocol, mean ± std per method, paired differences, per-seed rows."""
-    summary = summarise_table2(rows)
+def _networks(cfg: Table2Config) -> str:
     nets = []
     for source in cfg.sources:
         bb = cfg.backbone_of(source)
         text = (f"paper ResNet-18 (7x7/2 stem, no max-pool), width {cfg.width}"
                 if bb == "paper_resnet18" else f"torchvision {bb} (7x7/2 stem + max-pool)")
         nets.append(f"{source}: {text}" if len(cfg.sources) > 1 else text)
+    return "; ".join(nets)
+
+
+def format_table2(rows: list[Table2Row], cfg: Table2Config, verdicts: list[Verdict],
+                  seconds: float) -> str:
+    """report.md: verdicts, protocol, mean ± std per method, paired differences, per-seed rows."""
+    summary = summarise_table2(rows)
     lines = [
         "# Table 2 — AugShift: a loss that makes the pooled latent shift-invariant",
         "",
-        f"Profile `{cfg.profile}` · {'; '.join(nets)} · {cfg.epochs} epochs (baseline-2x: "
-        f"{2 * cfg.epochs}) · batch {cfg.batch_size} · {cfg.optimizer} lr {cfg.lr} "
+        f"Profile `{cfg.profile}` · {_networks(cfg)} · {cfg.stopping_rule()}, on "
+        f"{cfg.val_samples} validation images held out of the training split · batch "
+        f"{cfg.batch_size} · {cfg.optimizer} lr {cfg.lr} "
         f"({cfg.schedule}), weight decay {cfg.weight_decay} · AugShift lambda {cfg.lam} · "
         f"BlurPool {cfg.blur_size} taps (kornia BlurPool2D) · seeds "
         f"{', '.join(map(str, cfg.seeds))} · {len(rows)} runs in {seconds:.0f} s "
@@ -140,8 +167,9 @@ def format_table2(rows: list[Table2Row], cfg: Table2Config, verdicts: list[Verdi
         f"CE(view 1) + CE(view 2) + {cfg.lam} x MSE(z1, z2) on the pooled latents of two views; "
         f"`blurpool` = every stride-2 step anti-aliased with kornia's `BlurPool2D` "
         f"({cfg.blur_size}-tap binomial, Zhang 2019); `blurpool+augshift` = both; "
-        "`baseline-2x` = the baseline for twice the epochs (AugShift's number of image "
-        "forwards). A seed fixes the initial weights and the data order of every method "
+        "`baseline-2x` = the baseline seeing every image twice per epoch (AugShift's number of "
+        "image forwards per epoch, under the same plateau rule). A seed fixes the initial "
+        "weights and the data order of every method "
         f"(paired replicates). BatchNorm statistics are re-estimated on {cfg.bn_batches} "
         "training batches after training (0 = off).",
         "",
@@ -163,7 +191,8 @@ def format_table2(rows: list[Table2Row], cfg: Table2Config, verdicts: list[Verdi
                          f"{_pm(aug['consistency_mean'], aug['consistency_std'], n)} | "
                          f"{aug['consistency_mean'] - base['consistency_mean']:+.2f} |")
     lines += ["", "Built-in data is not CIFAR: compare the direction and size of the change, "
-              "not the absolute numbers.", "", "![accuracy vs consistency](table2.png)", ""]
+              "not the absolute numbers.", "", "![accuracy vs consistency](table2.png)", "",
+              "![validation curves](validation_curves.png)", ""]
     return "\n".join(lines)
 
 
@@ -182,7 +211,7 @@ def plot_table2(rows: list[Table2Row], path: Path) -> Path:
                        color=c, alpha=0.5)
             ax.errorbar(s["top1_mean"], s["consistency_mean"], xerr=s["top1_std"],
                         yerr=s["consistency_std"], fmt="o", ms=8, color=c, capsize=3,
-                        label=f"{s['method']} ({s['epochs']} ep)")
+                        label=s["method"])
         ax.set_xlabel("top-1 accuracy %")
         ax.set_ylabel("shift consistency %")
         ax.set_title(f"{source}: accuracy vs consistency\n(mean ± std over seeds; dots = seeds)",
@@ -202,8 +231,16 @@ def table2_results(rows: list[Table2Row], cfg: Table2Config, verdicts: list[Verd
         "shift_protocol": {"max_shift": cfg.max_shift, "shift_mode": cfg.shift_mode,
                            "pairs": cfg.pairs, "seed": cfg.eval_seed,
                            "description": cfg.protocol()},
-        "rows": [r.as_dict() for r in rows], "summary": summarise_table2(rows),
+        "rows": rows, "summary": summarise_table2(rows),
         "paper": {k: {"baseline_consistency_pct": b, "augshift_consistency_pct": a}
                   for k, (b, a) in PAPER_TABLE2.items()},
         "verdicts": [v.as_dict() for v in verdicts],
     }
+
+
+def plot_table2_curves(rows: list[Table2Row], path: Path) -> Path:
+    """Validation top-1 per epoch of every run, one panel per method."""
+    groups = {f"{r.source} {r.method}": [] for r in rows}
+    for r in rows:
+        groups[f"{r.source} {r.method}"].append((f"seed {r.seed}", r.val_history))
+    return plot_validation_curves(groups, path, ylabel="validation top-1 %")

@@ -8,21 +8,26 @@ the per-epoch reseeding of `chanpos.training.seeding`, the data order, so `basel
 - `augshift`: the paper's loss on two independently shifted views of each image;
 - `blurpool`: the baseline on an anti-aliased ResNet (Zhang 2019; kornia's BlurPool2D);
 - `blurpool+augshift`: both;
-- `baseline-2x`: the baseline for twice the epochs, the same compute as AugShift's two views.
+- `baseline-2x`: the baseline seeing every image twice per epoch (two independently shifted
+  views as separate steps): AugShift's image forwards per epoch, under the same plateau rule.
+
+Every run trains until its validation top-1 plateaus (`stopping.StoppingSettings`) on images
+held out of the training split.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from ...data import ImageSet, TileDataset, load_source
+from ...data import ImageSet, TileDataset, load_source, source_kind
 from ...data.imagefolder import FolderSet, load_image_folder
+from ...errors import ChanposError
 from ...models import channels_last_ok, create_model, save_model_checkpoint
 from ...ops import Normalise, check_shift, random_shift
 from ...probes.invariance import shift_consistency
@@ -34,9 +39,11 @@ from ...training import (
     fit,
     train_loader,
 )
-from ..cells import run_cells
+from ..cells import init_seed, run_cells
+from ..checks import check_batches, check_holdout
+from ..run_settings import trainer_options
 from ..runs import RunFolder
-from .config import FOLDER_SOURCES, TABLE2_METHODS, Table2Config
+from .config import TABLE2_METHODS, Table2Config
 
 __all__ = ["Images", "Table2Row", "Augment", "cell_id", "load_table2_data", "run_cell",
            "run_table2"]
@@ -46,7 +53,8 @@ Images = ImageSet | FolderSet
 
 @dataclass(frozen=True)
 class Table2Row:
-    """One training run's result; `as_dict()` is the results.json row."""
+    """One training run's result (the results.json row); `val_history` is the validation
+    top-1 (%) after every epoch."""
 
     method: str
     source: str
@@ -57,21 +65,15 @@ class Table2Row:
     shift_mode: str
     lam: float | None
     epochs: int
+    max_epochs: int
+    plateaued: bool
+    val_history: tuple[float, ...]
     seconds: float
 
-    def as_dict(self) -> dict[str, Any]:
-        """The row with the key `lambda` (None for methods without the AugShift loss)."""
-        d = asdict(self)
-        d["lambda"] = d.pop("lam")
-        return {k: d[k] for k in ("method", "source", "seed", "top1_pct", "consistency_pct",
-                                  "max_shift", "shift_mode", "lambda", "epochs", "seconds")}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Table2Row:
-        """Inverse of `as_dict` (rows of an interrupted run)."""
-        d = dict(d)
-        d["lam"] = d.pop("lambda")
-        return cls(**d)
+    @property
+    def key(self) -> str:
+        """The run's id."""
+        return cell_id(self.source, self.method, self.seed)
 
 
 def _image_size(images: Images) -> tuple[int, int]:
@@ -80,22 +82,31 @@ def _image_size(images: Images) -> tuple[int, int]:
     return int(images.images.shape[-2]), int(images.images.shape[-1])
 
 
-def load_table2_data(cfg: Table2Config) -> dict[str, tuple[Images, Images]]:
-    """Train and test sets of every source (errors here come before any run folder exists)."""
-    data: dict[str, tuple[Images, Images]] = {}
+def load_table2_data(cfg: Table2Config) -> dict[str, tuple[Images, Images, Images]]:
+    """(training split less the validation split, validation split, test split) of every
+    source (errors here come before any run folder exists)."""
+    data: dict[str, tuple[Images, Images, Images]] = {}
     for source in cfg.sources:
-        if source in FOLDER_SOURCES:
-            train: Images = load_image_folder(cfg.data_root, "train", name=source,
-                                              num_samples=cfg.train_samples, seed=0)
+        if source_kind(source) == "folder":
+            train: Images = load_image_folder(cfg.data_root, "train", name=source)
             test: Images = load_image_folder(cfg.data_root, "val", name=source,
                                              num_samples=cfg.test_samples, seed=0)
         else:
             train = load_source(source, split="train", data_root=cfg.data_root,
-                                download=cfg.download, num_samples=cfg.train_samples)
+                                download=cfg.download)
             test = load_source(source, split="test", data_root=cfg.data_root,
                                num_samples=cfg.test_samples)
-        check_shift(cfg.max_shift, cfg.shift_mode, _image_size(train))
-        data[source] = (train, test)
+        size = _image_size(train)
+        check_shift(cfg.max_shift, cfg.shift_mode, size)
+        if cfg.max_shift >= min(size):
+            raise ChanposError(f"--max-shift {cfg.max_shift} moves {size[0]}x{size[1]} "
+                               f"{source} images entirely out of view; use at most "
+                               f"{min(size) - 1} (the paper: 4 px on 32 px CIFAR)")
+        check_holdout(cfg.val_samples, len(train), flag="--val-samples", source=source)
+        rest, val = train.holdout(cfg.val_samples)
+        rest = rest.subset(cfg.train_samples)
+        check_batches(len(rest), cfg.batch_size, what="training", samples_flag="--train-samples")
+        data[source] = (rest, val, test)
     return data
 
 
@@ -128,47 +139,51 @@ def cell_id(source: str, method: str, seed: int) -> str:
     return f"{source}-{method.replace('+', '_')}-seed{seed}"
 
 
-def run_cell(cfg: Table2Config, cell: tuple[str, str, int], train: Images, test: Images,
-             folder: RunFolder) -> Table2Row:
-    """Train and evaluate one (source, method, seed) run (resuming its last completed epoch)."""
+def run_cell(cell: tuple[str, str, int], cfg: Table2Config,
+             data: dict[str, tuple[Images, Images, Images]], folder: RunFolder) -> Table2Row:
+    """Train one (source, method, seed) run to its plateau (resuming where an interrupted run
+    stopped) and measure top-1 and shift consistency on the test split."""
     source, method, seed = cell
+    train, val, test = data[source]
     spec_m = TABLE2_METHODS[method]
     backbone = cfg.backbone_of(source)
     kwargs: dict[str, Any] = {
-        "backbone": backbone, "num_outputs": train.num_classes, "padding": "zeros",
+        "backbone": backbone, "num_classes": train.num_classes, "padding": "zeros",
         "antialias": cfg.blur_size if spec_m.antialias else 0,
     }
     if backbone == "paper_resnet18":
         kwargs["width"] = cfg.width
     spec = {"name": "classifier", "kwargs": kwargs}
-    torch.manual_seed(seed)  # model init; fit() seeds everything again for training
+    init_seed(seed)
     model = create_model("classifier", **kwargs)
-    opts = replace(cfg.trainer, seed=seed)
-    opts = replace(opts, channels_last=opts.channels_last and channels_last_ok(model))
-    if opts.channels_last:
+    channels_last = cfg.channels_last and channels_last_ok(model)
+    if channels_last:
         model = model.to(memory_format=torch.channels_last)
     optim = OptimConfig(optimizer=cfg.optimizer, lr=cfg.lr, weight_decay=cfg.weight_decay,
                         schedule=cfg.schedule)
     augment = Augment(train, flip=cfg.flip, max_shift=cfg.max_shift, shift_mode=cfg.shift_mode,
                       shift=not spec_m.augshift)
     common = dict(num_classes=train.num_classes, optim=optim, batch_transform=augment,
-                  model_spec=spec, channels_last=opts.channels_last)
+                  model_spec=spec, channels_last=channels_last)
     system = (AugShiftSystem(model, lam=cfg.lam, max_shift=cfg.max_shift,
                              shift_mode=cfg.shift_mode, **common) if spec_m.augshift
               else ClassifierSystem(model, **common))
     pin = torch.cuda.is_available()
     dl_train = train_loader(_items(train, seed), batch_size=cfg.batch_size, seed=seed,
-                            collate_fn=TileDataset.collate, num_workers=cfg.num_workers,
-                            drop_last=len(train) > cfg.batch_size)
+                            collate_fn=TileDataset.collate, num_workers=cfg.workers,
+                            drop_last=len(train) > cfg.batch_size, repeats=spec_m.repeats)
+    eval_batch = max(cfg.batch_size, 250)
+    dl_val = DataLoader(_items(val), batch_size=eval_batch, collate_fn=TileDataset.collate,
+                        num_workers=cfg.workers, pin_memory=pin)
     root = folder.cell_dir(cell_id(*cell))
-    epochs = cfg.epochs_of(method)
     start = time.perf_counter()
-    fit(system, dl_train, epochs=epochs, options=opts, root_dir=root, bn_batches=cfg.bn_batches)
-    device = eval_device(opts.accelerator)
+    fitted = fit(system, dl_train, max_epochs=cfg.max_epochs,
+                 options=trainer_options(cfg, seed, channels_last=channels_last), root_dir=root,
+                 val_loader=dl_val, stopping=cfg.stopping(), bn_batches=cfg.bn_batches)
+    device = eval_device(cfg.accelerator)
     model = system.model.to(device)
-    test_loader = DataLoader(_items(test), batch_size=max(cfg.batch_size, 250),
-                             collate_fn=TileDataset.collate, num_workers=cfg.num_workers,
-                             pin_memory=pin)
+    test_loader = DataLoader(_items(test), batch_size=eval_batch, collate_fn=TileDataset.collate,
+                             num_workers=cfg.workers, pin_memory=pin)
     batches = ((augment.normalise(b[0]), b[1]) for b in test_loader)
     result = shift_consistency(model, batches, cfg.max_shift, cfg.shift_mode, pairs=cfg.pairs,
                                seed=cfg.eval_seed, device=device)
@@ -177,27 +192,19 @@ def run_cell(cfg: Table2Config, cell: tuple[str, str, int], train: Images, test:
     return Table2Row(
         method=method, source=source, seed=seed, top1_pct=round(result["top1_pct"], 2),
         consistency_pct=round(result["consistency_pct"], 2), max_shift=cfg.max_shift,
-        shift_mode=cfg.shift_mode, lam=cfg.lam if spec_m.augshift else None, epochs=epochs,
-        seconds=round(time.perf_counter() - start, 1),
+        shift_mode=cfg.shift_mode, lam=cfg.lam if spec_m.augshift else None,
+        epochs=fitted.epochs, max_epochs=cfg.max_epochs, plateaued=fitted.plateaued,
+        val_history=fitted.history, seconds=round(time.perf_counter() - start, 1),
     )
 
 
-def _table2_cell(cell: tuple[str, str, int], cfg: Table2Config,
-                 data: dict[str, tuple[Images, Images]], folder: RunFolder) -> Table2Row:
-    """One run (module level, so worker processes can call it)."""
-    return run_cell(cfg, cell, *data[cell[0]], folder)
-
-
-def run_table2(cfg: Table2Config, data: dict[str, tuple[Images, Images]], folder: RunFolder, *,
-               log=print) -> list[Table2Row]:
+def run_table2(cfg: Table2Config, data: dict[str, tuple[Images, Images, Images]],
+               folder: RunFolder, *, log=print) -> list[Table2Row]:
     """Run every cell of `cfg`, keeping cells an interrupted run of `folder` already finished."""
-    done = {cell_id(row.source, row.method, row.seed): row
-            for row in map(Table2Row.from_dict, folder.finished_rows())}
     cells = cfg.cells()
-    worker_cfg = replace(cfg, trainer=replace(cfg.trainer, progress=False)) if cfg.jobs > 1 else cfg
-    return run_cells(cells, [cell_id(*c) for c in cells], done, _table2_cell,
-                     (worker_cfg, data, folder), jobs=cfg.jobs, threads=cfg.threads,
-                     folder=folder, record=Table2Row.as_dict, log=log,
+    return run_cells(cfg, cells, [cell_id(*c) for c in cells], run_cell, (data, folder),
+                     folder=folder, row_type=Table2Row, key_of=lambda r: r.key, log=log,
                      describe=lambda r: f"top-1 {r.top1_pct:.2f} %, consistency "
-                                        f"{r.consistency_pct:.2f} % ({r.epochs} epochs, "
+                                        f"{r.consistency_pct:.2f} % ({r.epochs} epochs"
+                                        f"{'' if r.plateaued else ', no plateau'}, "
                                         f"{r.seconds:.0f} s)")
