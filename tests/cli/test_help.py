@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-COMMANDS = ["table1", "table2", "attack", "rank", "consistency", "reproduce"]
+COMMANDS = ["table1", "table2", "attack", "rank", "consistency", "audit", "reproduce"]
 
 PROBE = """
 import sys

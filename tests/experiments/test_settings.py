@@ -12,6 +12,7 @@ import yaml
 import chanpos
 from chanpos.errors import ChanposError
 from chanpos.experiments.attack.config import AttackConfig, RankConfig
+from chanpos.experiments.audit.config import AuditConfig
 from chanpos.experiments.reproduce import ReproduceConfig
 from chanpos.experiments.settings import (
     flag_of,
@@ -24,8 +25,10 @@ from chanpos.experiments.table1.config import Table1Config
 from chanpos.experiments.table2.config import ConsistencyConfig, Table2Config
 
 COMMANDS = {"table1": Table1Config, "table2": Table2Config, "attack": AttackConfig,
-            "rank": RankConfig, "consistency": ConsistencyConfig, "reproduce": ReproduceConfig}
-PROFILES = {"table1": Table1Config, "table2": Table2Config, "attack": AttackConfig}
+            "rank": RankConfig, "consistency": ConsistencyConfig, "reproduce": ReproduceConfig,
+            "audit": AuditConfig}
+PROFILES = {"table1": Table1Config, "table2": Table2Config, "attack": AttackConfig,
+            "audit": AuditConfig}
 SRC = Path(chanpos.__file__).parent
 
 

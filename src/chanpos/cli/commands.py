@@ -59,5 +59,10 @@ settings_command(
     resumable=False, help="Top-1 and shift consistency (Zhang 2019) of a trained classifier "
                           "checkpoint.")
 settings_command(
+    "audit", ("audit.config", "AuditConfig"), "audit", profiles="audit",
+    help="Audit a trained CNN: does position survive its global pooling, is it carried by the "
+         "channel order, which layers and channels hold it (probes, PosENet readout, flip "
+         "scores, controls).")
+settings_command(
     "reproduce", ("reproduce", "ReproduceConfig"), "reproduce", profiles="reproduce",
     help="Every experiment of the paper with one profile, and one combined report.md.")

@@ -34,7 +34,11 @@ from .verdicts import Verdict, plot_verdicts, verdict_table
 
 __all__ = ["EXPERIMENTS", "ReproduceConfig", "reproduce_config", "EXPERIMENT"]
 
-EXPERIMENTS = ("table1", "table2", "attack")
+EXPERIMENTS = ("table1", "table2", "attack", "audit")
+# experiments whose inputs another one produces: the audit probes Table 1's GAPNet (zero
+# padding, the first location grid size, the first seed), so it is configured and prepared
+# when Table 1 has finished (its settings are checked at the start, its data is Table 1's)
+_AFTER = {"audit": "table1"}
 # the settings a sub-experiment takes from reproduce's (every RunSettings field but the
 # profile, which picks the sub-experiment's own profile of the same name)
 _PASSED = tuple(f.name for f in fields(RunSettings) if f.name != "profile")
@@ -45,7 +49,8 @@ class ReproduceConfig(RunSettings):
     """The profile, which experiments, the first seed, and the settings every experiment gets."""
 
     experiments: tuple[str, ...] = setting(EXPERIMENTS, help="Experiments to run: table1, "
-                                           "table2, attack.", choices=EXPERIMENTS,
+                                           "table2, attack, audit (of Table 1's GAPNet).",
+                                           choices=EXPERIMENTS,
                                            what="experiment", metavar="LIST")
     seed: int | None = setting(None, help="First training seed: each experiment then uses "
                                "seeds seed, seed+1, ... (as many as its profile has; default: "
@@ -55,9 +60,9 @@ class ReproduceConfig(RunSettings):
     def sub_overrides(self, name: str) -> dict[str, Any]:
         """The overrides of experiment `name`: the shared settings, and the seeds."""
         over = {k: getattr(self, k) for k in _PASSED}
-        if self.seed is not None:
-            count = len(load_profile(name, self.profile).get("seeds") or [0])
-            over["seeds"] = tuple(self.seed + i for i in range(count))
+        seeds = load_profile(name, self.profile).get("seeds")
+        if self.seed is not None and seeds:
+            over["seeds"] = tuple(self.seed + i for i in range(len(seeds)))
         return over
 
     def runtime(self) -> dict[str, Any]:
@@ -77,6 +82,10 @@ def reproduce_config(base: str | Mapping[str, Any] = "quick",
         cfg = resolve(ReproduceConfig, "reproduce", base, overrides)
     for name in cfg.experiments:  # an unknown profile is one line now, not mid-run
         load_profile(name, cfg.profile)
+        needs = _AFTER.get(name)
+        if needs and needs not in cfg.experiments:
+            raise ChanposError(f"--experiments {name} audits a model {needs} trains: add {needs} "
+                               "to --experiments")
     return cfg
 
 
@@ -84,15 +93,32 @@ def _module(name: str) -> Any:
     return importlib.import_module(f"chanpos.experiments.{name}")
 
 
-def _sub_config(cfg: ReproduceConfig, name: str, folder: Path | None) -> Any:
-    """A started sub-run keeps its saved settings; a new one is resolved from the profile."""
+def _sub_config(cfg: ReproduceConfig, name: str, folder: Path | None,
+                audited: Path | None = None) -> Any:
+    """A started sub-run keeps its saved settings; a new one is resolved from the profile
+    (the audit with `audited`, Table 1's model file, or without it only to check settings)."""
     experiment = _module(name).EXPERIMENT
     if folder is not None and (folder / "config.yaml").is_file():
         saved = RunFolder(folder, owned=False).read_config()
         saved.pop("command", None)
         return experiment.config(saved, cfg.runtime())
     over = cfg.sub_overrides(name)
+    if name == "audit":
+        t1 = _sub_config(cfg, "table1", None)
+        over.update(model="gapnet", source=t1.source, grid_size=t1.grid_sizes[0],
+                    seed=t1.seeds[0], checkpoint=None if audited is None else str(audited))
     return experiment.config(over.pop("profile", cfg.profile), over)
+
+
+def _audited_model(folder: Path) -> Path:
+    """Table 1's GAPNet with zero padding on the first location grid, first seed."""
+    t1 = RunFolder(folder / "table1", owned=False).read_config()
+    cell = f"location-k{t1['grid_sizes'][0]}-zeros-gapnet-seed{t1['seeds'][0]}"
+    path = folder / "table1" / "cells" / cell / "model.pt"
+    if not path.is_file():
+        raise ChanposError(f"the audit needs {path}, which Table 1 did not write (was zero "
+                           "padding or gapnet left out of its settings?)")
+    return path
 
 
 def _prepare(cfg: ReproduceConfig, folder: Path | None = None) -> dict[str, tuple[Any, Any]]:
@@ -105,6 +131,9 @@ def _prepare(cfg: ReproduceConfig, folder: Path | None = None) -> dict[str, tupl
             out[name] = (None, None)
             continue
         sub_cfg = _sub_config(cfg, name, sub)
+        if name in _AFTER and not (sub is not None and (sub / "config.yaml").is_file()):
+            out[name] = (None, None)  # configured and prepared once its model exists
+            continue
         out[name] = (sub_cfg, _module(name).EXPERIMENT.prepare(sub_cfg))
     return out
 
@@ -135,7 +164,13 @@ def _sub_run(name: str, sub_cfg: Any, prepared: Any, folder: RunFolder, log) -> 
 def _run(cfg: ReproduceConfig, prepared: dict[str, tuple[Any, Any]], folder: RunFolder,
          log) -> Outcome:
     start = time.perf_counter()
-    results = {name: _sub_run(name, *prepared[name], folder, log) for name in cfg.experiments}
+    results = {}
+    for name in cfg.experiments:
+        sub_cfg, inputs = prepared[name]
+        if name in _AFTER and sub_cfg is None and not (folder.path / name / "results.json"
+                                                       ).is_file():
+            sub_cfg = _sub_config(cfg, name, None, _audited_model(folder.path))
+        results[name] = _sub_run(name, sub_cfg, inputs, folder, log)
     seconds = time.perf_counter() - start
     verdicts = [Verdict.from_dict(v) for r in results.values() for v in r.get("verdicts", [])]
     sections = []

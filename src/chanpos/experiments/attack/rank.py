@@ -40,6 +40,17 @@ def _rank_images(cfg: RankConfig) -> tuple[Dataset, Normalise, int]:
             Normalise(images.mean, images.std), images.num_classes)
 
 
+def _head_classes(net: nn.Module, state: dict[str, Any]) -> int | None:
+    """The class count of a state dict whose final linear layer differs from `net`'s only in
+    its number of outputs (None if it does not)."""
+    for key, own in net.state_dict().items():
+        theirs = state.get(key)
+        if (isinstance(theirs, torch.Tensor) and theirs.dim() == 2 == own.dim()
+                and theirs.shape[1] == own.shape[1] and theirs.shape[0] != own.shape[0]):
+            return int(theirs.shape[0])
+    return None
+
+
 def load_any_model(name: str, checkpoint: Path | None, num_classes: int) -> tuple[nn.Module, str]:
     """A registry or torchvision model by name, with weights from `checkpoint` if given
     (chanpos, authors' or plain state-dict files; weights_only) -> (model in eval, origin)."""
@@ -70,6 +81,9 @@ def load_any_model(name: str, checkpoint: Path | None, num_classes: int) -> tupl
         return net.eval(), "random weights (no --checkpoint)"
     ckpt = read_checkpoint(checkpoint)
     state = ckpt.get("model_state", ckpt.get("state_dict", ckpt))
+    classes = _head_classes(net, state)
+    if classes is not None:  # a classifier trained on another number of classes
+        net = torchvision.models.get_model(name, weights=None, num_classes=classes)
     try:
         net.load_state_dict(authors_state_dict(state), strict=True)
     except RuntimeError as exc:

@@ -1,0 +1,98 @@
+"""The audit as an `Experiment` of the run lifecycle: (train the model,) probe, read out,
+rank, then the verdicts."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from typing import Any
+
+from ..cells import run_cells
+from ..lifecycle import Experiment, Outcome
+from ..runs import RunFolder, machine_description
+from .config import AuditConfig, audit_config
+from .prepare import (
+    AuditInputs,
+    TrainedModel,
+    fresh_copy,
+    layers,
+    prepare_audit,
+    sample_canvases,
+    train_model,
+    trained_model,
+)
+from .report import audit_verdicts, format_audit, plot_readout
+from .run import (
+    build_controls,
+    channel_stages,
+    device_of,
+    probe_replicate,
+    readout_images,
+    readout_rows,
+    top_k_rows,
+)
+
+__all__ = ["EXPERIMENT", "run_audit"]
+
+TILE = 32  # every classification source gives 32 px tiles
+
+
+def run_audit(cfg: AuditConfig, inputs: AuditInputs, folder: RunFolder, log=print
+              ) -> dict[str, Any]:
+    """Every part of the audit -> the facts, rows and verdicts the report is made of."""
+    start = time.perf_counter()
+    training = None
+    if inputs.model is None:
+        (training,) = run_cells(cfg, [0], ["model"], train_model, (inputs, folder),
+                                folder=folder, row_type=TrainedModel, key_of=lambda r: r.key,
+                                log=log, describe=lambda r: f"test top-1 {r.test_top1_pct:.1f} "
+                                f"%, {r.epochs} epochs")
+        model = trained_model(folder)
+    else:
+        model = inputs.model
+    layer, stages = layers(cfg, model, sample_canvases(inputs.test, cfg.grid_size))
+    models = build_controls(model, fresh_copy(model, cfg.seed + 1000), layer, stages,
+                            inputs.origin)
+    device = device_of(cfg)
+    for net in models.by_control().values():
+        net.to(device)
+    log(f"probing `{models.layer}` ({cfg.replicates} replicates)")
+    reps = [probe_replicate(models, inputs.train, inputs.test, k=cfg.grid_size,
+                            n=cfg.probe_samples, n_test=cfg.probe_test_samples, replicate=r,
+                            seed=cfg.seed + r) for r in range(cfg.replicates)]
+    log(f"position readouts on {len(models.stages)} stages x 3 networks + the image alone")
+    train_x = readout_images(inputs.train, 0, cfg.readout_samples, cfg.image_size)
+    test_x = readout_images(inputs.test, 0, cfg.readout_test_samples, cfg.image_size)
+    readout, features = readout_rows(models, train_x, test_x, cfg)
+    stages, orders = channel_stages(models, test_x, device=device)
+    if models.layer not in features:
+        from ...probes.position import stage_features
+
+        features[models.layer] = [stage_features(models.model, [models.layer], x,
+                                                 cfg.readout_size)[0] for x in (train_x, test_x)]
+    topk = top_k_rows(features[models.layer], orders[models.layer], models.layer, cfg)
+    aligned = None if models.total_stride is None else TILE % models.total_stride == 0
+    verdicts = audit_verdicts(reps, cfg, inputs.train.num_classes, aligned)
+    facts = {"origin": inputs.origin, "layer": models.layer, "stages": list(models.stages),
+             "num_classes": inputs.train.num_classes, "total_stride": models.total_stride,
+             "seconds": time.perf_counter() - start,
+             "training": asdict(training) if training else None}
+    return {"facts": facts, "replicates": reps, "readout": readout, "channel_stages": stages,
+            "top_k": topk, "verdicts": verdicts}
+
+
+def _run(cfg: AuditConfig, inputs: AuditInputs, folder: RunFolder, log) -> Outcome:
+    out = run_audit(cfg, inputs, folder, log=log)
+    report = format_audit(cfg, out["facts"], out["verdicts"], out["replicates"], out["readout"],
+                          out["channel_stages"], out["top_k"])
+    results = {"experiment": "audit", "profile": cfg.profile, "machine": machine_description(),
+               **out["facts"], "replicates": out["replicates"], "readout": out["readout"],
+               "channel_stages": out["channel_stages"], "top_k": out["top_k"],
+               "verdicts": [v.as_dict() for v in out["verdicts"]],
+               "seconds": round(out["facts"]["seconds"], 1)}
+    return Outcome(results, report,
+                   [lambda p: plot_readout(out["readout"], cfg.maps, p / "readout_spc.png")])
+
+
+EXPERIMENT = Experiment(name="audit", config=audit_config, prepare=prepare_audit, run=_run,
+                        row=TrainedModel)

@@ -1,0 +1,199 @@
+"""The audit's verdicts, report.md and plots."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+from typing import Any
+
+from ..claims import CLAIMS
+from ..reporting import fmt, new_figure, save_figure
+from ..runs import machine_description
+from ..validity import check
+from ..verdicts import Check, Verdict, judge, t_interval, verdict_table
+from .config import AuditConfig
+from .run import CONTROLS, ChannelStage, ProbeReplicate, ReadoutRow, TopKRow
+
+__all__ = ["audit_verdicts", "format_audit", "plot_readout", "OBJECT_MARGIN"]
+
+OBJECT_MARGIN = 10.0  # "close" = within this many points (as Table 1)
+REPLICATE = "probe replicate (own canvases and fit)"
+
+
+def _converged(reps: list[ProbeReplicate]) -> Check:
+    stuck = [r.replicate for r in reps if not r.converged]
+    return check("converged", not stuck,
+                 "every linear probe's L-BFGS fit converged (gradient or step below "
+                 "tolerance)" if not stuck else
+                 f"the probes of replicates {stuck} hit their iteration limit: more canvases "
+                 "(--probe-samples) make the fit better posed")
+
+
+def _negative_control(reps: list[ProbeReplicate], chance: float, aligned: bool | None
+                      ) -> list[Check]:
+    """With circular padding and cells that move the feature map by whole positions, the
+    network is exactly shift-equivariant: its pooled vector cannot tell the cells apart, so a
+    probe that reads them there reads something other than the network's position."""
+    if not aligned:
+        return []
+    values = [r.circular_location for r in reps]
+    mean, lo, hi = t_interval(values)
+    ok = lo is not None and lo <= chance <= hi
+    return [check("negative_control", ok,
+                  f"the circular-padding twin's location probe: {mean:.1f} % [{lo:.1f}, "
+                  f"{hi:.1f}] against chance {chance:.1f} % (exact shift-equivariance)"
+                  + ("" if ok else ": the probe reads position where none can exist; more "
+                     "test canvases (--probe-test-samples) narrow the interval"))]
+
+
+def _learned(values: list[float], floor: float, what: str) -> Check:
+    mean, lo, _ = t_interval(values)
+    ok = lo is not None and lo > floor
+    return check("learned", ok, f"{what}: {mean:.1f} % (95 % lower bound {lo:.1f} %) against "
+                 f"{floor:.1f} %" + ("" if ok else ": nothing above chance to take away"))
+
+
+def audit_verdicts(reps: list[ProbeReplicate], cfg: AuditConfig, num_classes: int,
+                   aligned: bool | None) -> list[Verdict]:
+    """The three audit claims over the probe replicates (each its own canvases and fit)."""
+    chance = 100.0 / cfg.grid_size ** 2
+    converged = _converged(reps)
+    location = [r.location for r in reps]
+    pooled = judge(CLAIMS["audit.pooled_position"], [v - chance for v in location], REPLICATE,
+                   [converged, *_negative_control(reps, chance, aligned)])
+    order = judge(CLAIMS["audit.order_carries_position"],
+                  [r.location - r.location_shuffled for r in reps], REPLICATE,
+                  [converged, _learned(location, chance, "the location probe as is")])
+    semantics = judge(CLAIMS["audit.order_free_semantics"],
+                      [OBJECT_MARGIN - (r.objects - r.objects_shuffled) for r in reps],
+                      REPLICATE,
+                      [converged, _learned([r.objects for r in reps],
+                                           100.0 / num_classes + OBJECT_MARGIN,
+                                           "the class probe as is (chance + the margin)")])
+    return [pooled, order, semantics]
+
+
+def _mean(values: list[float]) -> str:
+    if len(values) < 2:
+        return fmt(values[0]) if values else "–"
+    return f"{statistics.fmean(values):.1f} ± {statistics.stdev(values):.1f}"
+
+
+def _probe_table(reps: list[ProbeReplicate], cfg: AuditConfig, num_classes: int) -> list[str]:
+    k = cfg.grid_size
+    rows = [("cell, as is", "location", 100 / k**2), ("cell, channels shuffled",
+                                                       "location_shuffled", 100 / k**2),
+            ("class, as is", "objects", 100 / num_classes),
+            ("class, channels shuffled", "objects_shuffled", 100 / num_classes),
+            ("cell, random-weight twin", "random_weights_location", 100 / k**2),
+            ("cell, circular-padding twin", "circular_location", 100 / k**2)]
+    lines = [f"## 1. Position through global pooling, and channel order ({k}x{k} canvases)", "",
+             f"Linear probes (multinomial logistic regression, L-BFGS) on the pooled vector of "
+             f"`{{layer}}`: {cfg.probe_samples} training and {cfg.probe_test_samples} test "
+             f"canvases per replicate, {len(reps)} replicates (each its own tiles, cells and "
+             "fit). 'Shuffled': every vector's channels in a fresh random order, PermuteNet's "
+             "view.", "", "| probe | test accuracy % (mean ± sd over replicates) | chance % |",
+             "|---|---|---|"]
+    for label, field, chance in rows:
+        lines.append(f"| {label} | {_mean([getattr(r, field) for r in reps])} | {chance:.1f} |")
+    return lines + [""]
+
+
+def _readout_table(rows: list[ReadoutRow], cfg: AuditConfig) -> list[str]:
+    stages = list(dict.fromkeys(r.stage for r in rows))
+    lines = ["## 2. Position readout per stage (PosENet)", "",
+             f"A 3x3 convolution without padding, BatchNorm and a sigmoid on the features of "
+             f"each stage (resized to {cfg.readout_size}x{cfg.readout_size}; 'all' = every "
+             f"stage concatenated), trained on {cfg.readout_samples} images "
+             f"({cfg.image_size} px) to draw each map, scored on {cfg.readout_test_samples} "
+             "others: SPC (Spearman's rank correlation per image, averaged; '–' = undefined, "
+             "the prediction was constant) / MAE.", "",
+             "| control | stage | " + " | ".join(cfg.maps) + " |",
+             "|---|---|" + "---|" * len(cfg.maps)]
+    for control in CONTROLS:
+        for stage in stages:
+            cells = [r for r in rows if r.control == control and r.stage == stage]
+            if not cells:
+                continue
+            by = {r.map: r for r in cells}
+            lines.append(f"| {control} | {stage} | " + " | ".join(
+                f"{fmt(by[m].spc, 3)} / {by[m].mae:.3f}" if m in by else "–"
+                for m in cfg.maps) + " |")
+    return lines + ["", "![SPC per stage](readout_spc.png)", ""]
+
+
+def _channel_tables(stages: list[ChannelStage], topk: list[TopKRow], cfg: AuditConfig
+                    ) -> list[str]:
+    lines = ["## 3. Which channels hold position", "",
+             "Flip scores per stage: mean |GAP(f(x)) − GAP(f(flip x))| over the readout's test "
+             "images. 'Half mass': the fraction of channels (largest scores first) that holds "
+             "half of the total score (0.5 = spread evenly, small = concentrated).", "",
+             "| stage | channels | half mass | top channels (score) |", "|---|---|---|---|"]
+    for s in stages:
+        top = ", ".join(f"{c} ({v:.3g})" for c, v in zip(s.top, s.top_scores, strict=True))
+        lines.append(f"| {s.stage} | {s.channels} | {s.half_mass_fraction:.3f} | {top} |")
+    if topk:
+        stage = topk[0].stage
+        lines += ["", f"Readout on k = {cfg.top_k} channels of `{stage}`: the top-k "
+                  f"flip-ranked vs {cfg.random_draws} random draws of k (SPC, mean over "
+                  "draws):", "", "| channels | " + " | ".join(cfg.maps) + " |",
+                  "|---|" + "---|" * len(cfg.maps)]
+        for kind in ("flip-ranked", "random"):
+            cells = [r for r in topk if r.kind == kind]
+            values = []
+            for m in cfg.maps:
+                spcs = [r.spc for r in cells if r.map == m and r.spc is not None]
+                values.append(fmt(statistics.fmean(spcs), 3) if spcs else "–")
+            lines.append(f"| {kind} | " + " | ".join(values) + " |")
+    return lines + [""]
+
+
+def format_audit(cfg: AuditConfig, facts: dict[str, Any], verdicts: list[Verdict],
+                 reps: list[ProbeReplicate], readout: list[ReadoutRow],
+                 stages: list[ChannelStage], topk: list[TopKRow]) -> str:
+    """report.md: verdicts, then the three parts."""
+    lines = [f"# Audit of `{cfg.model}`: how much position it encodes, where, in which channels",
+             "", f"Weights: {facts['origin']} · source `{cfg.source}` · probed layer "
+             f"`{facts['layer']}` · stages {', '.join(f'`{s}`' for s in facts['stages'])} · "
+             f"{facts['seconds']:.0f} s", f"Machine: {machine_description()}", "",
+             "Islam et al., ICCV 2021 (Claim 1: position lives in the channel order of the pooled "
+             "vector) and Islam, Jia, Bruce, ICLR 2020 (PosENet readout), asked of this model.",
+             "", "## Verdicts", "", *verdict_table(verdicts, CLAIMS),
+             "Replicates: the model is fixed (the claims are about it); each replicate draws "
+             "its own training and test canvases and fits its own probes, so the interval is "
+             "over what the measurement adds: canvas draws and probe fits.", ""]
+    if facts.get("training"):
+        t = facts["training"]
+        lines += [f"Trained here: {t['epochs']} epochs of at most {t['max_epochs']} "
+                  f"({'plateaued' if t['plateaued'] else 'NO plateau'}), test top-1 "
+                  f"{t['test_top1_pct']:.1f} %.", ""]
+    lines += [line.replace("{layer}", facts["layer"])
+              for line in _probe_table(reps, cfg, facts["num_classes"])]
+    lines += _readout_table(readout, cfg)
+    lines += _channel_tables(stages, topk, cfg)
+    return "\n".join(lines)
+
+
+def plot_readout(rows: list[ReadoutRow], maps: tuple[str, ...], path: Path) -> Path:
+    """SPC per stage, one panel per map, one line per control (the image alone: a dot)."""
+    stages = [s for s in dict.fromkeys(r.stage for r in rows) if s != "image"]
+    fig, axes = new_figure(1, len(maps), (3.2 * len(maps), 3.2))
+    for ax, m in zip(axes[0], maps, strict=True):
+        for control in CONTROLS[:3]:
+            ys = [next((r.spc for r in rows if r.control == control and r.stage == s
+                        and r.map == m), None) for s in stages]
+            ax.plot(range(len(stages)), [float("nan") if y is None else y for y in ys],
+                    marker="o", label=control)
+        alone = next((r.spc for r in rows if r.control == "image alone" and r.map == m), None)
+        if alone is not None:
+            ax.axhline(alone, color="k", ls=":", lw=1, label="image alone")
+        ax.set_xticks(range(len(stages)))
+        ax.set_xticklabels([s.split(".")[-1] for s in stages], fontsize=7, rotation=30)
+        ax.set_ylim(-0.2, 1.0)
+        ax.set_title(f"{m}", fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("SPC")
+    axes[0, -1].legend(fontsize=6)
+    fig.suptitle("Position readout per stage (SPC; higher = more position)", fontsize=9)
+    fig.tight_layout()
+    return save_figure(fig, path)
