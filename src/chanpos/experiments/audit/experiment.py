@@ -72,7 +72,7 @@ def run_audit(cfg: AuditConfig, inputs: AuditInputs, folder: RunFolder, log=prin
                                                  cfg.readout_size)[0] for x in (train_x, test_x)]
     topk = top_k_rows(features[models.layer], orders[models.layer], models.layer, cfg)
     aligned = None if models.total_stride is None else TILE % models.total_stride == 0
-    verdicts = audit_verdicts(reps, cfg, inputs.train.num_classes, aligned)
+    verdicts = audit_verdicts(reps, cfg, inputs.train.num_classes, aligned, training)
     facts = {"origin": inputs.origin, "layer": models.layer, "stages": list(models.stages),
              "num_classes": inputs.train.num_classes, "total_stride": models.total_stride,
              "seconds": time.perf_counter() - start,

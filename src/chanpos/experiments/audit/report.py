@@ -17,7 +17,7 @@ from .run import CONTROLS, ChannelStage, ProbeReplicate, ReadoutRow, TopKRow
 __all__ = ["audit_verdicts", "format_audit", "plot_readout", "OBJECT_MARGIN"]
 
 OBJECT_MARGIN = 10.0  # "close" = within this many points (as Table 1)
-REPLICATE = "probe replicate (own canvases and fit)"
+REPLICATE = "probe replicate"  # its own canvases (tiles, cells) and probe fits
 
 
 def _converged(reps: list[ProbeReplicate]) -> Check:
@@ -54,10 +54,17 @@ def _learned(values: list[float], floor: float, what: str) -> Check:
 
 
 def audit_verdicts(reps: list[ProbeReplicate], cfg: AuditConfig, num_classes: int,
-                   aligned: bool | None) -> list[Verdict]:
-    """The three audit claims over the probe replicates (each its own canvases and fit)."""
+                   aligned: bool | None, training: Any = None) -> list[Verdict]:
+    """The three audit claims over the probe replicates (each its own canvases and fit);
+    with `training` (the model was trained here) its plateau is checked too."""
     chance = 100.0 / cfg.grid_size ** 2
     converged = _converged(reps)
+    if training is not None:
+        converged = check(converged.check, converged.passed and training.plateaued,
+                          converged.detail + "; the audited model trained here "
+                          + (f"plateaued after {training.epochs} epochs" if training.plateaued
+                             else f"reached its {training.max_epochs}-epoch maximum still "
+                             "improving: raise --max-epochs"))
     location = [r.location for r in reps]
     pooled = judge(CLAIMS["audit.pooled_position"], [v - chance for v in location], REPLICATE,
                    [converged, *_negative_control(reps, chance, aligned)])
