@@ -37,6 +37,7 @@ _WHERE = {
     "BatchTransform": "systems",
     "ClassifierSystem": "systems",
     "build_optimizer": "systems",
+    "flip_transform": "systems",
     "phase_seed": "seeding",
     "reseed": "seeding",
 }

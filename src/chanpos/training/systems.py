@@ -16,7 +16,7 @@ from ..errors import ChanposError
 from .callbacks import MONITOR
 from .options import OptimConfig
 
-__all__ = ["ClassifierSystem", "BatchTransform", "build_optimizer"]
+__all__ = ["ClassifierSystem", "BatchTransform", "build_optimizer", "flip_transform"]
 
 # (batch from the loader, train?) -> (inputs, targets), run on the batch's device
 BatchTransform = Callable[[Any, bool], tuple[Tensor, Tensor]]
@@ -24,6 +24,23 @@ BatchTransform = Callable[[Any, bool], tuple[Tensor, Tensor]]
 
 def _default_transform(batch: Any, train: bool) -> tuple[Tensor, Tensor]:
     return batch[0], batch[1]
+
+
+def flip_transform(mean: Any, std: Any) -> BatchTransform:
+    """uint8 images -> normalised, flipped horizontally with probability 1/2 in training;
+    labels as long (a plain classifier's batch transform)."""
+    from ..ops.normalise import Normalise
+
+    normalise = Normalise(mean, std)
+
+    def transform(batch: Any, is_train: bool) -> tuple[Tensor, Tensor]:
+        x = normalise(batch[0])
+        if is_train:
+            flip = torch.rand(x.shape[0], device=x.device) < 0.5
+            x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
+        return x, batch[1].long()
+
+    return transform
 
 
 def build_optimizer(

@@ -14,12 +14,12 @@ from torch.utils.data import DataLoader, Dataset
 from ...data import ImageSet, TileDataset
 from ...data.segmentation import collate_segmentation
 from ...models import create_model
-from ...ops import Normalise
 from ...training import (
     ClassifierSystem,
     OptimConfig,
     SegmentationSystem,
     fit,
+    flip_transform,
     predict,
     train_loader,
 )
@@ -53,15 +53,7 @@ def pretrain_backbone(cfg: AttackConfig, model: nn.Module, seed: int,
         kwargs["width"] = cfg.width
     init_seed(seed)
     net = create_model("classifier", **kwargs)
-    normalise = Normalise(train.mean, train.std)
-
-    def transform(batch: Any, is_train: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        x = normalise(batch[0])
-        if is_train:
-            flip = torch.rand(x.shape[0], device=x.device) < 0.5
-            x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
-        return x, batch[1].long()
-
+    transform = flip_transform(train.mean, train.std)
     system = ClassifierSystem(net, num_classes=train.num_classes,
                               optim=OptimConfig(lr=cfg.pretrain_lr, betas=(0.9, 0.999),
                                                 schedule="constant"),

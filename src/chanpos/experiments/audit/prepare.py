@@ -17,7 +17,7 @@ from ...data import ImageSet, TileDataset, load_source
 from ...errors import ChanposError
 from ...models import create_model, load_model_checkpoint, save_model_checkpoint
 from ...ops import Normalise
-from ...training import ClassifierSystem, OptimConfig, fit, predict, train_loader
+from ...training import ClassifierSystem, OptimConfig, fit, flip_transform, predict, train_loader
 from ..cells import init_seed
 from ..checks import check_holdout
 from ..run_settings import trainer_options
@@ -122,19 +122,6 @@ def layers(cfg: AuditConfig, model: nn.Module, sample: torch.Tensor) -> tuple[st
     return layer, tuple(stages)
 
 
-def _transform(images: ImageSet):
-    normalise = Normalise(images.mean, images.std)
-
-    def transform(batch: Any, is_train: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        x = normalise(batch[0])
-        if is_train:
-            flip = torch.rand(x.shape[0], device=x.device) < 0.5
-            x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
-        return x, batch[1].long()
-
-    return transform
-
-
 def train_model(item: int, cfg: AuditConfig, inputs: AuditInputs, folder: RunFolder
                 ) -> TrainedModel:
     """Train the audited chanpos classifier on the source to its validation plateau and save
@@ -142,7 +129,7 @@ def train_model(item: int, cfg: AuditConfig, inputs: AuditInputs, folder: RunFol
     del item
     init_seed(cfg.seed)
     net = create_model(inputs.spec["name"], **inputs.spec["kwargs"])
-    transform = _transform(inputs.train)
+    transform = flip_transform(inputs.train.mean, inputs.train.std)
     system = ClassifierSystem(net, num_classes=inputs.train.num_classes,
                               optim=OptimConfig(lr=cfg.lr, betas=(0.9, 0.999)),
                               batch_transform=transform, model_spec=inputs.spec)
