@@ -35,6 +35,13 @@ def test_study_compares_pretrained_and_scratch(tmp_path: Path) -> None:
     assert results["pretraining_pairs"] == [["pretrained", "scratch"]]
     report = (folder / "report.md").read_text()
     assert "## Does pretraining change the verdicts?" in report
+    # a change of verdict is claimed only between decided verdicts; the difference of
+    # effects is a Welch interval over the two cells' models
+    comps = results["pretraining_comparisons"]
+    assert [(c["claim"], c["outcome"]) for c in comps] == [("figure4", "undecided"),
+                                                           ("figure6", "undecided")]
+    assert all(c["ci95"][0] <= c["effect_difference"] <= c["ci95"][1] for c in comps)
+    assert "not decided: pretrained and scratch inconclusive" in report
     for cell in results["cells"]:  # every cell's verdicts carry their checks
         for claim in ("figure4", "figure6"):
             assert [c["check"] for c in cell[claim]["checks"]] == ["converged", "sensitive"]
@@ -57,3 +64,23 @@ def test_study_input_errors(tmp_path: Path) -> None:
                                    "--ns", "0,64", "--out", str(tmp_path)])
     assert res.exit_code == 2 and "larger than the 32 channels" in res.stderr
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(("a", "b", "outcome"), [
+    ("contradicted", "contradicted", "unchanged"),
+    ("reproduced", "contradicted", "changed"),
+    ("reproduced", "inconclusive", "undecided"),
+])
+def test_a_verdict_change_is_claimed_only_between_decided_verdicts(
+        monkeypatch: pytest.MonkeyPatch, a: str, b: str, outcome: str) -> None:
+    from chanpos.experiments.attack import study
+
+    effects = {"p": [1.0, 2.0, 3.0], "s": [0.0, 0.5, 1.0]}
+    monkeypatch.setattr(study, "_model_effects", lambda r, claim: effects[r["name"]])
+    results = {name: {"name": name, "models": [{}] * 3,
+                      "verdicts": [{"claim": "figure4", "verdict": v}]}
+               for name, v in (("p", a), ("s", b))}
+    c = study._compare(results, "p", "s", "figure4")
+    assert c["outcome"] == outcome and c["effect_difference"] == 1.5
+    assert c["ci95"][0] < 1.5 < c["ci95"][1]
+    assert ("**changed**" in c["text"]) == (outcome == "changed")

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from chanpos.experiments.claims import CLAIMS
-from chanpos.experiments.verdicts import Claim, decide, judge, t_interval
+from chanpos.experiments.verdicts import Claim, decide, judge, t_interval, welch_interval
 
 
 def test_t_interval_by_hand() -> None:
@@ -20,6 +20,18 @@ def test_t_interval_by_hand() -> None:
     assert t_interval([4.0]) == (4.0, None, None)
     with pytest.raises(ValueError):
         t_interval([])
+
+
+def test_welch_interval_against_scipy() -> None:
+    from scipy import stats
+
+    a, b = [1.0, 2.5, 3.0, 4.5], [0.0, 0.2, 1.9]
+    diff, lo, hi = welch_interval(a, b)
+    ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    assert diff == pytest.approx(sum(a) / 4 - sum(b) / 3)
+    assert (lo, hi) == (pytest.approx(ci.low), pytest.approx(ci.high))
+    assert welch_interval([1.0], b)[1:] == (None, None)
+    assert welch_interval([1.0, 1.0], [2.0, 2.0]) == (-1.0, None, None)
 
 
 @pytest.mark.parametrize(("lo", "hi", "min_effect", "expected"), [

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["VERDICTS", "Claim", "Check", "Verdict", "t_interval", "decide", "judge",
+__all__ = ["VERDICTS", "Claim", "Check", "Verdict", "t_interval", "welch_interval", "decide", "judge",
            "replicates_to_decide", "verdict_table", "plot_verdicts", "INTERVAL_METHOD"]
 
 VERDICTS = ("reproduced", "contradicted", "inconclusive")
@@ -109,6 +109,27 @@ def t_interval(values: Sequence[float], confidence: float = 0.95
     sd = math.sqrt(math.fsum((x - mean) ** 2 for x in xs) / (n - 1))
     half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
     return mean, mean - half, mean + half
+
+
+def welch_interval(a: Sequence[float], b: Sequence[float], confidence: float = 0.95
+                   ) -> tuple[float, float | None, float | None]:
+    """(mean(a) − mean(b), lo, hi): Welch's t interval for a difference of two independent
+    groups' means (Welch–Satterthwaite degrees of freedom); no interval if a group has n < 2
+    or both have no spread."""
+    from scipy import stats
+
+    ma, _, _ = t_interval(a)
+    mb, _, _ = t_interval(b)
+    diff = ma - mb
+    if len(a) < 2 or len(b) < 2:
+        return diff, None, None
+    va = math.fsum((x - ma) ** 2 for x in a) / (len(a) - 1) / len(a)
+    vb = math.fsum((x - mb) ** 2 for x in b) / (len(b) - 1) / len(b)
+    if va + vb == 0:
+        return diff, None, None
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, df)) * math.sqrt(va + vb)
+    return diff, diff - half, diff + half
 
 
 def decide(lo: float | None, hi: float | None, min_effect: float) -> str:

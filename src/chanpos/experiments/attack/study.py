@@ -3,7 +3,8 @@
 Each cell of `profiles/attack_study.yaml` is one whole attack run (every model seed of the
 profile) with one factor changed: backbone pretraining, position-only labels, output stride.
 The study report puts the cells' verdicts side by side and says, for every pair of cells that
-differ only in pretraining, whether pretraining changed a verdict.
+differ only in pretraining, whether pretraining changed a verdict (only when both cells decided
+theirs) and by how much it moved the effect (a Welch interval over the two cells' models).
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ from ..lifecycle import Experiment, Interrupted, Outcome, check_subrun, execute,
 from ..reporting import fmt
 from ..runs import RunFolder, machine_description, to_plain
 from ..settings import from_plain, setting
+from ..verdicts import welch_interval
+from .aggregate import figure4_effects, figure6_effects
 from .config import NO_PRETRAIN, AttackConfig, attack_config
+from .results import AttackModelRow
 
 __all__ = ["StudyConfig", "study_config", "study_cells", "EXPERIMENT"]
 
@@ -118,6 +122,41 @@ def _vtext(v: dict[str, Any] | None) -> str:
     return f"{v['effect']:+.2f}{ci} **{v['verdict']}**{why}"
 
 
+def _model_effects(results: dict[str, Any], claim: str) -> list[float]:
+    """One effect of `claim` per trained model of a cell (its random draws averaged)."""
+    rows = [from_plain(AttackModelRow, m, where="study cell results", complete=True)
+            for m in results["models"]]
+    effects = figure4_effects if claim == "figure4" else figure6_effects
+    return [v for row in rows for v in effects(row)]
+
+
+def _compare(results: dict[str, dict[str, Any]], a: str, b: str, claim: str
+             ) -> dict[str, Any] | None:
+    """Pretrained cell `a` against scratch cell `b` on `claim`: the verdicts, whether the
+    change is decided, and the difference of effects with its Welch interval."""
+    va, vb = _verdict(results[a], claim), _verdict(results[b], claim)
+    if va is None or vb is None:
+        return None
+    diff, lo, hi = welch_interval(_model_effects(results[a], claim),
+                                  _model_effects(results[b], claim))
+    undecided = [n for n, v in ((a, va), (b, vb)) if v["verdict"] == "inconclusive"]
+    if undecided:
+        outcome = "undecided"
+        says = f"not decided: {' and '.join(undecided)} inconclusive"
+    elif va["verdict"] == vb["verdict"]:
+        outcome, says = "unchanged", "unchanged by pretraining"
+    else:
+        outcome, says = "changed", "**changed** by pretraining"
+    ci = "" if lo is None else f" [{lo:+.2f}, {hi:+.2f}]"
+    text = (f"- {claim}: {a} → {va['verdict']}, {b} → {vb['verdict']}: {says}; effect "
+            f"difference {diff:+.2f}{ci} ({len(results[a]['models'])} + "
+            f"{len(results[b]['models'])} models)")
+    return {"claim": claim, "pretrained": a, "scratch": b, "outcome": outcome,
+            "effect_difference": round(diff, 4),
+            "ci95": [None if lo is None else round(lo, 4), None if hi is None else round(hi, 4)],
+            "text": text}
+
+
 def _pretraining_pairs(cfg: StudyConfig) -> list[tuple[str, str]]:
     """(pretrained cell, scratch cell) pairs whose settings differ only in `pretrain`."""
     _, cells = study_cells(cfg.profile)
@@ -155,19 +194,20 @@ def _run(cfg: StudyConfig, configs: dict[str, AttackConfig], folder: RunFolder, 
         lines.append(f"| {name} | {settings} | {len(models)} | {fmt(miou)} | {_vtext(f4)} | "
                      f"{_vtext(f6)} | {r['seconds']:.0f} |")
     pairs = _pretraining_pairs(cfg)
-    if pairs:
-        lines += ["", "## Does pretraining change the verdicts?", ""]
-        for a, b in pairs:
-            for claim in ("figure4", "figure6"):
-                va, vb = _verdict(results[a], claim), _verdict(results[b], claim)
-                if va and vb:
-                    same = va["verdict"] == vb["verdict"]
-                    lines.append(f"- {claim}: {a} → {va['verdict']}, {b} → {vb['verdict']}: "
-                                 f"{'unchanged' if same else '**changed**'} by pretraining")
+    comparisons = [c for a, b in pairs for claim in ("figure4", "figure6")
+                   if (c := _compare(results, a, b, claim)) is not None]
+    if comparisons:
+        lines += ["", "## Does pretraining change the verdicts?", "",
+                  "Difference of the claim's effect, pretrained − scratch: Welch's 95 % t "
+                  "interval over the two cells' trained models (independent groups). A change "
+                  "of verdict counts only when both cells decided theirs.", ""]
+        lines += [c["text"] for c in comparisons]
     lines.append("")
     return Outcome({"experiment": "attack-study", "profile": cfg.profile,
                     "machine": machine_description(), "cells": rows,
-                    "pretraining_pairs": pairs}, "\n".join(lines))
+                    "pretraining_pairs": pairs,
+                    "pretraining_comparisons": [{k: v for k, v in c.items() if k != "text"}
+                                                for c in comparisons]}, "\n".join(lines))
 
 
 EXPERIMENT = Experiment(name="attack-study", config=study_config, prepare=_prepare, run=_run,
