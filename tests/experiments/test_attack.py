@@ -267,6 +267,12 @@ def test_a_control_that_cannot_see_the_effect_leaves_the_claim_open() -> None:
     stuck = [replace(m, training=replace(m.training, plateaued=False)) for m in weak]
     f4, _ = attack_verdicts(stuck, cfg)
     assert f4.checks[0].check == "converged" and not f4.checks[0].passed
+    # large on average but not reliably above 0: failed, and the detail says why
+    from chanpos.experiments.attack.aggregate import _sensitive
+
+    noisy = _sensitive([3.0, -0.5], "figure4", "control")
+    assert not noisy.passed and "interval reaches 0" in noisy.detail
+    assert _sensitive([3.0, 2.5, 2.8], "figure4", "control").passed
 
 
 def test_profiles_resolve() -> None:

@@ -82,12 +82,17 @@ def _sensitive(values: list[float], claim: str, control: str) -> Check:
     mean, lo, _ = t_interval(values)
     ok = mean >= min_effect and (lo is None or lo > 0)
     interval = "" if lo is None else f", 95 % lower bound {lo:+.2f}"
-    return check("sensitive", ok,
-                 f"{control}: {mean:+.2f} mIoU points{interval} (n = {len(values)}) against "
-                 f"min_effect {min_effect:g}" + ("" if ok else
-                 ": even the channels that matter most do not move mIoU by min_effect here, so "
-                 "this model cannot answer the question; attack more channels (a larger N "
-                 "range), or a narrower model whose channels are less redundant"))
+    if ok:
+        why = ""
+    elif mean >= min_effect:  # large on average, but not reliably above 0 across replicates
+        why = (": the control's interval reaches 0, so it is not shown that this experiment "
+               "sees an effect of min_effect; more trained models (or random draws) would tell")
+    else:
+        why = (": even the channels that matter most do not move mIoU by min_effect here, so "
+               "this model cannot answer the question; attack more channels (a larger N "
+               "range), or a narrower model whose channels are less redundant")
+    return check("sensitive", ok, f"{control}: {mean:+.2f} mIoU points{interval} "
+                 f"(n = {len(values)}) against min_effect {min_effect:g}{why}")
 
 
 def attack_verdicts(models: list[AttackModelRow], cfg: AttackConfig) -> list[Verdict]:
