@@ -16,6 +16,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from ..names import TASKS
+from ..ops.flips import draw_flips, flip_where
 from ..ops.normalise import Normalise
 
 __all__ = ["TASKS", "place_in_grid", "GridPlacer", "GridPlacement"]
@@ -73,8 +74,7 @@ class GridPlacer:
         x = self.normalise(tiles)
         b = x.shape[0]
         if train and self.flip:
-            flip = torch.rand(b, device=x.device) < 0.5
-            x = torch.where(flip.view(b, 1, 1, 1), x.flip(-1), x)
+            x = flip_where(x, draw_flips(b, device=x.device))
         if train or cells is None:
             cells = torch.randint(0, self.grid_size**2, (b,), device=x.device)
         canvas = place_in_grid(x, cells, self.grid_size)

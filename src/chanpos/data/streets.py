@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ..ops.flips import draw_flips, flip_where
 from .segmentation_set import SegmentationSet
 
 __all__ = ["STREETS_CLASSES", "STREETS_PALETTE", "make_streets", "load_streets"]
@@ -211,9 +212,8 @@ def _streets_batch(
     _label_layout(g, road, u, v, label)
     _label_objects(g, road, u, v, label)
     img = _paint_scene(g, label, u, v, same_texture, noise)
-    flip = torch.rand(n, generator=g) < mirror
-    img = torch.where(flip.view(-1, 1, 1, 1), img.flip(-1), img)
-    label = torch.where(flip.view(-1, 1, 1), label.flip(-1), label)
+    flips = draw_flips(n, mirror, generator=g)
+    img, label = flip_where(img, flips), flip_where(label, flips)
     return img.clamp(0, 1), label
 
 

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics.classification import MulticlassJaccardIndex
 
+from ..ops.flips import draw_flips, flip_where
 from ..ops.normalise import Normalise
 from .callbacks import MONITOR
 from .options import OptimConfig
@@ -56,9 +57,8 @@ class SegmentationTransform:
             labels = labels[..., top:top + ch, left:left + cw]
         x, y = self.normalise(images), labels.long()
         if train and self.flip_prob > 0:
-            flip = torch.rand(x.shape[0], device=x.device) < self.flip_prob
-            x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
-            y = torch.where(flip.view(-1, 1, 1), y.flip(-1), y)
+            flips = draw_flips(x.shape[0], self.flip_prob, device=x.device)
+            x, y = flip_where(x, flips), flip_where(y, flips)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return x, y

@@ -13,6 +13,8 @@ from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from ..errors import ChanposError
+from ..ops.flips import draw_flips, flip_where
+from ..ops.normalise import Normalise
 from .callbacks import MONITOR
 from .options import OptimConfig
 
@@ -26,18 +28,15 @@ def _default_transform(batch: Any, train: bool) -> tuple[Tensor, Tensor]:
     return batch[0], batch[1]
 
 
-def flip_transform(mean: Any, std: Any) -> BatchTransform:
-    """uint8 images -> normalised, flipped horizontally with probability 1/2 in training;
-    labels as long (a plain classifier's batch transform)."""
-    from ..ops.normalise import Normalise
-
+def flip_transform(mean: Any, std: Any, flip: bool = True) -> BatchTransform:
+    """uint8 images -> normalised, flipped horizontally with probability 1/2 in training
+    (when `flip`); labels as long (a plain classifier's batch transform)."""
     normalise = Normalise(mean, std)
 
     def transform(batch: Any, is_train: bool) -> tuple[Tensor, Tensor]:
         x = normalise(batch[0])
-        if is_train:
-            flip = torch.rand(x.shape[0], device=x.device) < 0.5
-            x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
+        if is_train and flip:
+            x = flip_where(x, draw_flips(x.shape[0], device=x.device))
         return x, batch[1].long()
 
     return transform

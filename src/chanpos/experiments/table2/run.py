@@ -29,7 +29,7 @@ from ...data import ImageSet, TileDataset, load_source, source_kind
 from ...data.imagefolder import FolderSet, load_image_folder
 from ...errors import ChanposError
 from ...models import channels_last_ok, create_model, save_model_checkpoint
-from ...ops import Normalise, check_shift, random_shift
+from ...ops import check_shift, random_shift
 from ...probes.invariance import shift_consistency
 from ...training import (
     AugShiftSystem,
@@ -37,6 +37,7 @@ from ...training import (
     OptimConfig,
     eval_device,
     fit,
+    flip_transform,
     train_loader,
 )
 from ..cells import init_seed, run_cells
@@ -120,15 +121,11 @@ class Augment:
 
     def __init__(self, images: Images, *, flip: bool, max_shift: int, shift_mode: str,
                  shift: bool) -> None:
-        self.normalise = Normalise(images.mean, images.std)
-        self.flip, self.max_shift, self.shift_mode, self.shift = flip, max_shift, shift_mode, shift
+        self.base = flip_transform(images.mean, images.std, flip=flip)
+        self.max_shift, self.shift_mode, self.shift = max_shift, shift_mode, shift
 
     def __call__(self, batch: Any, train: bool) -> tuple[Tensor, Tensor]:
-        x, y = self.normalise(batch[0]), batch[1].long()
-        if train and self.flip:
-            b = x.shape[0]
-            flip = torch.rand(b, device=x.device) < 0.5
-            x = torch.where(flip.view(b, 1, 1, 1), x.flip(-1), x)
+        x, y = self.base(batch, train)
         if train and self.shift:
             x = random_shift(x, self.max_shift, self.shift_mode)
         return x, y
@@ -184,7 +181,7 @@ def run_cell(cell: tuple[str, str, int], cfg: Table2Config,
     model = system.model.to(device)
     test_loader = DataLoader(_items(test), batch_size=eval_batch, collate_fn=TileDataset.collate,
                              num_workers=cfg.workers, pin_memory=pin)
-    batches = ((augment.normalise(b[0]), b[1]) for b in test_loader)
+    batches = (augment(b, False) for b in test_loader)  # evaluation: normalised only
     result = shift_consistency(model, batches, cfg.max_shift, cfg.shift_mode, pairs=cfg.pairs,
                                seed=cfg.eval_seed, device=device)
     if folder.owned:
