@@ -15,8 +15,14 @@ ALLOWED = {
     "data": BOTTOM | {"data", "ops"},
     "probes": BOTTOM | {"probes", "models", "data", "ops"},
     "training": BOTTOM | {"training", "models", "ops"},
-    "experiments": BOTTOM | {"experiments", "training", "probes", "data", "models", "ops"},
-    "cli": BOTTOM | {"cli", "experiments"},
+    # statistics only: nothing of chanpos but its errors
+    "verdicts": {"errors", "verdicts"},
+    # the run framework: knows no experiment, imports no tool
+    "runs": BOTTOM | {"runs", "training", "ops"},
+    "experiments": BOTTOM | {"experiments", "runs", "verdicts", "training", "probes", "data",
+                             "models", "ops"},
+    "tools": BOTTOM | {"tools", "runs", "probes", "data", "models", "ops"},
+    "cli": BOTTOM | {"cli", "runs"},
 }
 
 
@@ -66,6 +72,35 @@ def test_no_import_goes_against_the_layers() -> None:
             if target and target not in ALLOWED[layer]:
                 bad.append(f"{path.relative_to(ROOT)} imports {name}")
     assert not bad, "\n".join(bad)
+
+
+def _package_of(module: str, floor: str) -> str | None:
+    """`chanpos.<floor>.<name>` -> name (the experiment or tool a module belongs to)."""
+    parts = module.split(".")
+    return parts[2] if len(parts) > 2 and parts[1] == floor else None
+
+
+def test_no_experiment_imports_another_and_no_tool_another() -> None:
+    bad = []
+    for path in _files():
+        mine = _module_name(path)
+        for floor in ("experiments", "tools"):
+            own = _package_of(mine, floor)
+            if own is None:
+                continue
+            for name, _ in _imports(path):
+                other = _package_of(name, floor)
+                if other is not None and other != own:
+                    bad.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert not bad, "\n".join(bad)
+
+
+def test_verdicts_never_import_torch() -> None:
+    for path in (ROOT / "verdicts").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        assert not [n for n in names if n.split(".")[0] in ("torch", "lightning")], path
 
 
 def test_no_import_cycle_between_modules() -> None:

@@ -13,13 +13,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 __all__ = ["umask_mode", "atomic_save", "atomic_write_text", "set_write_guard", "after_write",
-           "CRASH_AFTER"]
+           "CRASH_AFTER", "STALL_AFTER"]
 
 # a check every write makes first (a worker process whose parent is gone stops here)
 _guard: Callable[[], None] | None = None
 # fault injection for the kill-point tests: "NAME:K" kills this process with SIGKILL right
 # after its K-th completed write of a file called NAME (e.g. "last.ckpt:3", "model.pt:1")
 CRASH_AFTER = "CHANPOS_CRASH_AFTER"
+# the same, but the process sleeps (up to a minute) instead: a signal test sends its signal
+# at a known point of the run
+STALL_AFTER = "CHANPOS_STALL_AFTER"
 _written: dict[str, int] = {}
 
 
@@ -29,19 +32,28 @@ def set_write_guard(guard: Callable[[], None] | None) -> None:
     _guard = guard
 
 
-def after_write(path: str | Path) -> None:
-    """Count a completed write; the kill-point tests' `CHANPOS_CRASH_AFTER` acts here."""
-    spec = os.environ.get(CRASH_AFTER)
+def _nth_write(spec: str | None, path: str | Path) -> bool:
+    """True when this write of `path` is the K-th of the file named in `spec` ("NAME:K")."""
     if not spec:
-        return
+        return False
     name, _, count = spec.rpartition(":")
     if Path(path).name != name:
-        return
-    _written[name] = _written.get(name, 0) + 1
-    if _written[name] == int(count):
+        return False
+    _written[spec] = _written.get(spec, 0) + 1
+    return _written[spec] == int(count)
+
+
+def after_write(path: str | Path) -> None:
+    """Count a completed write; the tests' `CHANPOS_CRASH_AFTER` and `CHANPOS_STALL_AFTER`
+    act here."""
+    if _nth_write(os.environ.get(CRASH_AFTER), path):
         import signal
 
         os.kill(os.getpid(), signal.SIGKILL)
+    if _nth_write(os.environ.get(STALL_AFTER), path):
+        import time
+
+        time.sleep(60)
 
 
 def umask_mode(mode: int = 0o666) -> int:

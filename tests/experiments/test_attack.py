@@ -11,11 +11,11 @@ from typer.testing import CliRunner
 from chanpos.cli import app
 from chanpos.data import load_streets
 from chanpos.errors import ChanposError
-from chanpos.experiments.attack.aggregate import attack_verdicts, figure4_effects, figure6_effects
+from chanpos.experiments.attack.claims import attack_verdicts, figure4_effects, figure6_effects
 from chanpos.experiments.attack.config import attack_config
 from chanpos.experiments.attack.prepare import images_where
-from chanpos.experiments.attack.results import AttackModelRow
-from chanpos.experiments.settings import from_plain
+from chanpos.experiments.attack.rows import AttackModelRow
+from chanpos.runs.settings import from_plain
 
 TINY = ["--max-epochs", "1", "--train-samples", "16", "--val-samples", "6", "--eval-samples",
         "6", "--ns", "0,2,8",
@@ -107,7 +107,8 @@ def test_pretraining_copies_a_trained_backbone(tmp_path: Path) -> None:
     (model,) = json.loads((run / "results.json").read_text())["models"]
     assert model["pretrain"]["source"] == "shapes" and model["pretrain"]["images"] == 64
     assert 0 <= model["pretrain"]["test_top1_pct"] <= 100
-    assert model["pretrain"]["epochs"] == 1 and len(model["pretrain"]["val_history"]) == 1
+    fit = model["pretrain"]["training"]
+    assert fit["epochs"] == 1 and len(fit["history"]) == 1
     assert not list((run / "cells").rglob("last.ckpt"))  # resume-only files are gone
     assert "backbone pretrained on `shapes`" in (run / "report.md").read_text()
 
@@ -127,7 +128,7 @@ def test_pretraining_copies_a_trained_backbone(tmp_path: Path) -> None:
         (["--pretrain", "colour"], "unknown pretraining source 'colour'"),
         (["--pretrain", "shapes", "--checkpoint", "x.pt"], "give one of them"),
         (["--lr", "nan"], "--lr must be a finite number > 0"),
-        (["--study-cells", "scratch"], "--study-cells needs --study"),
+        (["--study-arms", "scratch"], "--study-arms needs --study"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_no_folder(tmp_path: Path, args: list[str],
@@ -204,7 +205,7 @@ def _model(ranked: list[float], draws: list[list[float]], regions: list[dict],
                     "importance": [], "importance_drops": [], "region_importance": {}},
         "diagnostics": {"spearman_flip_score_vs_magnitude": 0.0, "top_magnitude_overlap": {}},
         "training": {"epochs": 5, "max_epochs": 9, "plateaued": plateaued,
-                     "val_history": [1.0] * 5, "seconds": 1.0},
+                     "history": [1.0] * 5, "seconds": 1.0},
         "pretrain": None, "seconds": {}}, where="row")
 
 
@@ -268,7 +269,7 @@ def test_a_control_that_cannot_see_the_effect_leaves_the_claim_open() -> None:
     f4, _ = attack_verdicts(stuck, cfg)
     assert f4.checks[0].check == "converged" and not f4.checks[0].passed
     # large on average but not reliably above 0: failed, and the detail says why
-    from chanpos.experiments.attack.aggregate import _sensitive
+    from chanpos.experiments.attack.claims import _sensitive
 
     noisy = _sensitive([3.0, -0.5], "figure4", "control")
     assert not noisy.passed and "interval reaches 0" in noisy.detail

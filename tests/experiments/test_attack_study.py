@@ -1,4 +1,4 @@
-"""`chanpos attack --study`: cells are whole attack runs; the pretraining comparison."""
+"""`chanpos attack --study`: arms are whole attack runs; the pretraining comparison."""
 
 import json
 from pathlib import Path
@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from chanpos.cli import app
-from chanpos.experiments.attack.study import study_cells, study_config
+from chanpos.experiments.attack.study_config import study_arms, study_config
 
 TINY = ["--max-epochs", "1", "--train-samples", "16", "--val-samples", "6", "--eval-samples",
         "6", "--ns", "0,2,8", "--region-ns", "4", "--random-draws", "3", "--width", "4",
@@ -17,38 +17,38 @@ TINY = ["--max-epochs", "1", "--train-samples", "16", "--val-samples", "6", "--e
 
 
 def test_study_has_a_pretraining_factor() -> None:
-    _, cells = study_cells("quick")
-    assert cells["scratch"] == {"pretrain": "none"}
+    _, arms = study_arms("quick")
+    assert arms["scratch"] == {"pretrain": "none"}
     cfg = study_config("quick")
-    assert cfg.cell_config("scratch").pretrain == "none"
-    assert cfg.cell_config("pretrained").pretrain != "none"
+    assert cfg.arm_config("scratch").pretrain == "none"
+    assert cfg.arm_config("pretrained").pretrain != "none"
 
 
 @pytest.mark.slow
 def test_study_compares_pretrained_and_scratch(tmp_path: Path) -> None:
-    res = CliRunner().invoke(app, ["attack", "--study", "--study-cells", "pretrained,scratch",
+    res = CliRunner().invoke(app, ["attack", "--study", "--study-arms", "pretrained,scratch",
                                    *TINY, "--out", str(tmp_path)])
     assert res.exit_code == 0, res.output
     (folder,) = tmp_path.glob("attack-study-*")
     results = json.loads((folder / "results.json").read_text())
-    assert [c["cell"] for c in results["cells"]] == ["pretrained", "scratch"]
+    assert [c["arm"] for c in results["arms"]] == ["pretrained", "scratch"]
     assert results["pretraining_pairs"] == [["pretrained", "scratch"]]
     report = (folder / "report.md").read_text()
     assert "## Does pretraining change the verdicts?" in report
     # a change of verdict is claimed only between decided verdicts; the difference of
-    # effects is a Welch interval over the two cells' models
+    # effects is a Welch interval over the two arms' models
     comps = results["pretraining_comparisons"]
     assert [(c["claim"], c["outcome"]) for c in comps] == [("figure4", "undecided"),
                                                            ("figure6", "undecided")]
     assert all(c["ci95"][0] <= c["effect_difference"] <= c["ci95"][1] for c in comps)
     assert "not decided: pretrained and scratch inconclusive" in report
-    for cell in results["cells"]:  # every cell's verdicts carry their checks
+    for arm in results["arms"]:  # every arm's verdicts carry their checks
         for claim in ("figure4", "figure6"):
-            assert [c["check"] for c in cell[claim]["checks"]] == ["converged", "sensitive"]
-            assert cell[claim]["verdict"] == "inconclusive"  # one epoch never plateaus
-    for cell in ("pretrained", "scratch"):
-        cell_doc = json.loads((folder / "cells" / cell / "results.json").read_text())
-        assert len(cell_doc["models"]) == 2
+            assert [c["check"] for c in arm[claim]["checks"]] == ["converged", "sensitive"]
+            assert arm[claim]["verdict"] == "inconclusive"  # one epoch never plateaus
+    for arm in ("pretrained", "scratch"):
+        arm_doc = json.loads((folder / "arms" / arm / "results.json").read_text())
+        assert len(arm_doc["models"]) == 2
     # resuming a finished study changes nothing
     before = (folder / "results.json").read_bytes()
     res = CliRunner().invoke(app, ["attack", "--study", "--resume", str(folder)])
@@ -57,10 +57,10 @@ def test_study_compares_pretrained_and_scratch(tmp_path: Path) -> None:
 
 
 def test_study_input_errors(tmp_path: Path) -> None:
-    res = CliRunner().invoke(app, ["attack", "--study", "--study-cells", "nope", *TINY,
+    res = CliRunner().invoke(app, ["attack", "--study", "--study-arms", "nope", *TINY,
                                    "--out", str(tmp_path)])
-    assert res.exit_code == 2 and "unknown study cell 'nope'" in res.stderr
-    res = CliRunner().invoke(app, ["attack", "--study", "--study-cells", "scratch", *TINY,
+    assert res.exit_code == 2 and "unknown study arm 'nope'" in res.stderr
+    res = CliRunner().invoke(app, ["attack", "--study", "--study-arms", "scratch", *TINY,
                                    "--ns", "0,64", "--out", str(tmp_path)])
     assert res.exit_code == 2 and "larger than the 32 channels" in res.stderr
     assert not list(tmp_path.iterdir())

@@ -28,8 +28,9 @@ def test_audit_trains_probes_reads_out_and_ranks(tmp_path: Path) -> None:
     assert [v["claim"] for v in doc["verdicts"]] == [
         "audit.pooled_position", "audit.order_carries_position", "audit.order_free_semantics"]
     for v in doc["verdicts"]:
-        assert v["n"] == 2 and v["checks"][0]["check"] == "converged"
-    assert doc["training"]["epochs"] == 1 and len(doc["replicates"]) == 2
+        assert v["n"] == 2 and [c["check"] for c in v["checks"][:2]] == ["probes_fitted",
+                                                                          "converged"]
+    assert doc["training"]["training"]["epochs"] == 1 and len(doc["replicates"]) == 2
     controls = {r["control"] for r in doc["readout"]}
     assert controls == {"model", "random weights", "circular padding", "image alone"}
     stages = {r["stage"] for r in doc["readout"] if r["control"] == "model"}

@@ -31,9 +31,8 @@ def test_table1_tiny_run_writes_a_valid_run_folder(tmp_path: Path) -> None:
     assert doc["experiment"] == "table1" and doc["profile"] == "quick"
     # location: 2 paddings x 2 models; object: zeros x 2 models; each for 2 seeds
     assert len(doc["rows"]) == 12
-    keys = {"model", "padding", "grid_size", "task", "accuracy_pct", "chance_pct", "epochs",
-            "max_epochs", "plateaued", "val_history", "train_samples", "val_samples", "seconds",
-            "seed", "lr", "correct"}
+    keys = {"model", "padding", "grid_size", "task", "accuracy_pct", "chance_pct", "training",
+            "train_samples", "val_samples", "seconds", "seed", "lr", "correct"}
     for row in doc["rows"]:
         assert set(row) == keys
         assert len(row["correct"]) == 20 and set(row["correct"]) <= {"0", "1"}
@@ -42,8 +41,10 @@ def test_table1_tiny_run_writes_a_valid_run_folder(tmp_path: Path) -> None:
     assert claims == ["table1.location", "table1.object"]
     for v in doc["verdicts"]:
         assert set(v) == {"claim", "statement", "effect", "ci95", "unit", "n", "replicate",
-                          "min_effect", "verdict", "checks", "planning"}
+                          "min_effect", "verdict", "checks", "planning", "values",
+                          "replicate_ids"}
         assert v["n"] == 2 and v["replicate"] == "training seed"
+        assert v["replicate_ids"] == ["seed 0", "seed 1"] and len(v["values"]) == 2
         # one epoch cannot reach a plateau: the verdict is never decided
         assert v["verdict"] == "inconclusive" and v["checks"][0]["check"] == "converged"
         assert not v["checks"][0]["passed"] and "raise --max-epochs" in v["checks"][0]["detail"]

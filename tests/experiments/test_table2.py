@@ -8,20 +8,18 @@ import torch
 from typer.testing import CliRunner
 
 from chanpos.cli import app
-from chanpos.experiments.table2 import (
-    Table2Row,
-    paired,
-    summarise_table2,
-    table2_config,
-    table2_verdicts,
-)
+from chanpos.experiments.table2.claims import paired, table2_verdicts
+from chanpos.experiments.table2.config import table2_config
+from chanpos.experiments.table2.report import summarise_table2
+from chanpos.experiments.table2.rows import Table2Row
 from chanpos.models import create_model, save_model_checkpoint
+from chanpos.training.options import FitResult
 
 TINY = ["--train-samples", "64", "--val-samples", "16", "--test-samples", "40",
         "--max-epochs", "1", "--width", "4", "--batch-size", "32", "--pairs", "1",
         "--bn-batches", "1", "--no-progress"]
 ROW_KEYS = {"method", "source", "seed", "top1_pct", "consistency_pct", "max_shift",
-            "shift_mode", "lam", "epochs", "max_epochs", "plateaued", "val_history", "seconds"}
+            "shift_mode", "lam", "training", "seconds"}
 
 
 def run(args: list[str]):
@@ -44,8 +42,9 @@ def test_table2_tiny_run_writes_a_valid_run_folder_and_checkpoints_evaluate(tmp_
         assert 0 <= row["top1_pct"] <= 100 and 0 <= row["consistency_pct"] <= 100
         assert row["max_shift"] == 4 and row["shift_mode"] == "zeros"
         assert row["lam"] == (1.0 if "augshift" in row["method"] else None)
-        assert row["epochs"] == 1 and row["max_epochs"] == 1 and not row["plateaued"]
-        assert len(row["val_history"]) == 1
+        fit = row["training"]
+        assert fit["epochs"] == 1 and fit["max_epochs"] == 1 and not fit["plateaued"]
+        assert len(fit["history"]) == 1
     assert [s["method"] for s in doc["summary"]] == methods
     assert [(v["claim"], v["n"], v["replicate"]) for v in doc["verdicts"]] == [
         ("table2.consistency", 2, "training seed"), ("table2.vs_equal_compute", 2, "training seed")]
@@ -117,10 +116,13 @@ def test_consistency_refuses_other_architectures_and_junk(tmp_path: Path) -> Non
                           (junk, "not a loadable PyTorch checkpoint"),
                           (wrong_classes, "predicts 3 classes")):
         res = run(["consistency", "--checkpoint", str(path), "--test-samples", "8",
-                   "--out", str(tmp_path / "c")])
+                   "--source", "shapes-hard", "--out", str(tmp_path / "c")])
         assert res.exit_code == 2, res.output
         err = res.stderr.strip()
         assert message in err and len(err.splitlines()) == 1
+    # a model file that does not say what it was trained on needs --source
+    res = run(["consistency", "--checkpoint", str(wrong_classes), "--out", str(tmp_path / "c")])
+    assert res.exit_code == 2 and "does not say which source it was trained on" in res.stderr
     res = run(["consistency", "--checkpoint", str(wrong_classes), "--max-shift", "-2",
                "--out", str(tmp_path / "c")])
     assert res.exit_code == 2 and "--max-shift must be a whole number >= 0" in res.stderr
@@ -129,8 +131,8 @@ def test_consistency_refuses_other_architectures_and_junk(tmp_path: Path) -> Non
 
 def _row(method: str, seed: int, top1: float, cons: float, plateaued: bool = True) -> Table2Row:
     return Table2Row(method=method, source="s", seed=seed, top1_pct=top1, consistency_pct=cons,
-                     max_shift=4, shift_mode="zeros", lam=None, epochs=5, max_epochs=9,
-                     plateaued=plateaued, val_history=(1.0,) * 5, seconds=1.0)
+                     max_shift=4, shift_mode="zeros", lam=None,
+                     training=FitResult(5, 9, plateaued, (1.0,) * 5), seconds=1.0)
 
 
 def test_summary_paired_differences_and_verdicts_by_hand() -> None:

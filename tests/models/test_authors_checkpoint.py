@@ -24,7 +24,8 @@ from torch.optim.lr_scheduler import LRScheduler
 from chanpos.errors import ChanposError
 from chanpos.models import create_model
 from chanpos.models.checkpoints import NUMPY_FLOAT64_GLOBALS, read_checkpoint
-from chanpos.models.segmentation import authors_state_dict, load_segmentation_checkpoint
+from chanpos.models.loading import load_segmentation_checkpoint
+from chanpos.models.segmentation import authors_state_dict
 
 SERIALISATIONS = ("zip", "legacy")
 _SCALAR = np.float64(0.0).__reduce__()[0]  # numpy's scalar reconstructor (numpy._core.multiarray)
@@ -137,7 +138,7 @@ def test_authors_small_checkpoint_loads_strict_with_equal_outputs(
     state = authors_state_dict(read_checkpoint(path)["model_state"])
     model, spec = load_segmentation_checkpoint(path, model="deeplabv3_small", width=4,
                                                head_channels=8)
-    assert spec == {"name": "deeplabv3_small", "kwargs": {**SMALL}}
+    assert (spec.name, spec.kwargs) == ("deeplabv3_small", {**SMALL})
     loaded = model.state_dict()
     assert set(state) == set(loaded) == set(ref.state_dict())  # every tensor of the file, strict
     assert all(torch.equal(state[k], loaded[k]) for k in loaded)
@@ -153,7 +154,7 @@ def test_authors_resnet50_checkpoint_loads_strict_with_equal_outputs(tmp_path: P
     path = tmp_path / "best_deeplabv3_resnet50_cityscapes_os16.pth"
     write_authors_checkpoint(ref, path, serialisation="zip")
     model, spec = load_segmentation_checkpoint(path, model="deeplabv3_resnet50", output_stride=16)
-    assert spec == {"name": "deeplabv3_resnet50", "kwargs": {"output_stride": 16, "num_classes": 19}}
+    assert (spec.name, spec.kwargs) == ("deeplabv3_resnet50", {"output_stride": 16, "num_classes": 19})
     ref_state, loaded = ref.state_dict(), model.state_dict()
     assert set(loaded) == set(ref_state)
     assert all(torch.equal(ref_state[k], loaded[k]) for k in loaded)

@@ -60,8 +60,7 @@ def test_authors_checkpoint_loads_into_torchvision_resnet50(tmp_path: Path) -> N
     torch.save({"cur_itrs": 30000, "model_state": theirs, "best_score": 0.7,
                 "optimizer_state": {"state": {}, "param_groups": [{"lr": 0.01}]}}, path)
     model, spec = load_segmentation_checkpoint(path, model="deeplabv3_resnet50", output_stride=16)
-    assert spec == {"name": "deeplabv3_resnet50",
-                    "kwargs": {"output_stride": 16, "num_classes": 19}}
+    assert (spec.name, spec.kwargs) == ("deeplabv3_resnet50", {"output_stride": 16, "num_classes": 19})
     x = torch.randn(1, 3, 48, 64)
     with torch.no_grad():
         assert torch.equal(model(x)["out"], ref(x)["out"])
@@ -93,7 +92,7 @@ def test_key_map_handles_dataparallel_and_mismatches(tmp_path: Path) -> None:
     own = save_model_checkpoint(ref, {"name": "deeplabv3_small", "kwargs": {
         "num_classes": 6, "width": 4, "head_channels": 8}}, tmp_path / "model.pt")
     again, spec = load_segmentation_checkpoint(own)
-    assert spec["kwargs"]["width"] == 4
+    assert spec.kwargs["width"] == 4
     gap = save_model_checkpoint(create_model("gapnet", num_classes=4, width=4),
                                 {"name": "gapnet", "kwargs": {"num_classes": 4, "width": 4}},
                                 tmp_path / "gap.pt")

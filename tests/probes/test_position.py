@@ -7,7 +7,6 @@ from scipy import stats
 from torch import nn
 
 from chanpos.data import place_in_grid
-from chanpos.experiments.verdicts import t_interval
 from chanpos.models import create_model
 from chanpos.probes.channels import rank_position_channels
 from chanpos.probes.position import (
@@ -20,6 +19,7 @@ from chanpos.probes.position import (
     spc,
     stage_features,
 )
+from chanpos.verdicts import t_interval
 
 
 def test_spc_matches_scipy_and_mae_matches_a_hand_computation() -> None:

@@ -1,3 +1,4 @@
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -275,5 +276,5 @@ def test_a_run_stops_at_its_plateau_and_a_resume_after_it_only_reruns_what_follo
     # the process "died" after the last checkpoint: training is not redone, BN re-estimation
     # and everything after it run again and give the same weights
     again, again_result = _plateau_fit(tmp_path / "a", 10)
-    assert again_result == result
+    assert replace(again_result, seconds=0.0) == replace(result, seconds=0.0)
     _assert_same_weights(again, first)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import functools
-import importlib
 import inspect
 import sys
 from collections.abc import Callable
@@ -20,9 +19,11 @@ import typer
 from typer.core import TyperGroup
 
 from ..errors import ChanposError
+from ..runs.registry import Entry, entries
+from ..runs.settings import info_of, parse_text, setting_fields
 from .derive import option_parameters, overrides_from, profile_only_epilog
 
-__all__ = ["app", "settings_command", "user_errors", "say", "print_report"]
+__all__ = ["app", "build_app", "settings_command", "user_errors", "say", "print_report"]
 
 
 class OneLineErrors(TyperGroup):
@@ -62,7 +63,7 @@ app = typer.Typer(
 
 def say(text: str) -> None:
     """Print on rank 0 only (DDP children stay quiet)."""
-    from ..experiments.runs import is_rank_zero
+    from ..runs.folders import is_rank_zero
 
     if is_rank_zero():
         typer.echo(text)
@@ -70,12 +71,11 @@ def say(text: str) -> None:
 
 def print_report(report: str, folder: Path) -> None:
     """Print a report's tables (not its image links), where the run folder is and its size."""
-    from ..experiments.runs import human_size, is_rank_zero, quote
+    from ..runs.folders import human_size, is_rank_zero, quote
 
     if not is_rank_zero():
         return
-    body = "\n".join(line for line in report.splitlines() if not line.startswith("!["))
-    typer.echo("\n" + body)
+    typer.echo("\n" + report)
     size = sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
     typer.echo(f"run folder: {quote(folder)} ({human_size(size)})")
 
@@ -87,7 +87,7 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from .. import interrupts
-        from ..experiments.lifecycle import AlreadyFinished, Interrupted
+        from ..runs.lifecycle import AlreadyFinished, Interrupted
 
         interrupts.install()
         try:
@@ -136,50 +136,96 @@ def _param(name: str, annotation: Any, default: Any) -> inspect.Parameter:
                              annotation=annotation)
 
 
-def settings_command(name: str, config: tuple[str, str], experiment: str, *, help: str,  # noqa: A002
-                     profiles: str | None = None, resumable: bool = True,
-                     extra: list[inspect.Parameter] | None = None,
-                     choose: Callable[[dict[str, Any]], str] | None = None) -> None:
-    """Register `chanpos <name>`: one option per setting of the config class `config`
-    (module, class name), plus `--out` (and `--resume`), running `experiment` (a module under
-    chanpos.experiments) through the run lifecycle. `choose(extras)` may pick another
-    experiment module from the `extra` options (e.g. `--study`)."""
-    cls = getattr(importlib.import_module(f"chanpos.experiments.{config[0]}"), config[1])
-    fields = option_parameters(cls, profiles)
+def _variant_parameters(variant: Entry, parent: type) -> list[inspect.Parameter]:
+    """The `--<flag>` switch of a variant of a command, and the variant's own settings (those
+    the command's config does not have), shown in a panel of their own."""
+    panel = variant.flag.capitalize() if variant.flag else "Variant"
+    flag = _param(variant.flag, Annotated[bool, typer.Option(
+        help=variant.help, rich_help_panel=panel)], False)
+    own = {f.name for f in setting_fields(parent)}
+    cls = variant.config_class()
+    extra = [p for p in option_parameters(cls, None)
+             if p.name not in own and p.name != "profile"]
+    return [flag, *[p.replace(annotation=Annotated[str | None, typer.Option(
+        f"--{p.name.replace('_', '-')}", help=f"With --{variant.flag}: "
+        + info_of(next(f for f in setting_fields(cls) if f.name == p.name)).help,
+        show_default=False, metavar="LIST", rich_help_panel=panel)]) for p in extra]]
+
+
+def settings_command(e: Entry, target: typer.Typer | None = None) -> None:
+    """Register `chanpos <e.name>`: one option per setting of its config class, plus `--out`
+    (and `--resume`), running its experiment through the run lifecycle; with the `--<flag>`
+    of a variant entry (e.g. `attack --study`) the variant's experiment runs instead."""
+    cls = e.config_class()
+    fields = option_parameters(cls, e.name if e.profiles else None)
+    variants = [v for v in entries() if v.variant_of == e.name]
+    extra = [p for v in variants for p in _variant_parameters(v, cls)]
     tail = [_param("out", Out, Path("runs"))]
-    if resumable:
+    if e.resumable:
         tail.append(_param("resume", Resume, None))
     params = [inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                annotation=typer.Context), *fields, *(extra or []), *tail]
+                                annotation=typer.Context), *fields, *extra, *tail]
 
     def command(ctx: typer.Context, **values: Any) -> None:
         out, resume = values.pop("out"), values.pop("resume", None)
-        extras = {p.name: values.pop(p.name) for p in extra or []}
+        extras = {p.name: values.pop(p.name) for p in extra}
         given = _given(ctx)
         overrides = overrides_from(cls, values)
         if "progress" in {f.name for f in fields} and "progress" not in given:
             overrides["progress"] = sys.stderr.isatty()  # bars only on a terminal
-        module = choose(extras) if choose else experiment
-        run_command(module, overrides, given, out=out, resume=resume, extras=extras)
+        chosen = _choose(e, variants, extras)
+        run_command(chosen, overrides, given, out=out, resume=resume, extras=extras)
 
     command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-    command.__doc__ = help
-    app.command(name, help=help, epilog=profile_only_epilog(cls))(user_errors(command))
+    command.__doc__ = e.help
+    (target or app).command(e.name, help=e.help, epilog=profile_only_epilog(cls))(
+        user_errors(command))
 
 
-def run_command(module: str, overrides: dict[str, Any], given: set[str], *, out: Path,
+def _choose(e: Entry, variants: list[Entry], extras: dict[str, Any]) -> Entry:
+    """The entry a command line runs: a variant whose flag is on (its own settings parsed
+    from their text), else `e` (a variant's settings without its flag are an error)."""
+    for v in variants:
+        if extras.pop(v.flag, False):
+            cls = v.config_class()
+            for name, text in list(extras.items()):
+                extras[name] = None if text is None else parse_text(cls, name, text)
+            return v
+    for v in variants:
+        extras.pop(v.flag, None)
+    given = [k for k, val in extras.items() if val is not None]
+    if given:
+        owner = next(v for v in variants if given[0] in {f.name for f in setting_fields(
+            v.config_class())})
+        raise ChanposError(f"--{given[0].replace('_', '-')} needs --{owner.flag}")
+    extras.clear()
+    return e
+
+
+def run_command(e: Entry, overrides: dict[str, Any], given: set[str], *, out: Path,
                 resume: Path | None, extras: dict[str, Any]) -> None:
-    """Resolve (or reload with --resume) the config of experiment `module`, run it, print it."""
-    from ..experiments.lifecycle import execute, resume_run
+    """Resolve (or reload with --resume) the config of entry `e`, run it, print it."""
+    from ..runs.lifecycle import execute, resume_run
 
-    experiment = importlib.import_module(f"chanpos.experiments.{module}").EXPERIMENT
+    experiment = e.experiment()
     over = {**overrides, **{k: v for k, v in extras.items() if v is not None}}
     if resume is None:
         base = over.pop("profile", "quick")
         cfg = experiment.config(base, over)
         folder = None
     else:
-        explicit = {k: v for k, v in over.items() if k in given}
+        explicit = {k: v for k, v in over.items() if k in given or k in extras}
         cfg, folder = resume_run(experiment, resume, explicit)
     path, report, _ = execute(experiment, cfg, out, folder=folder, log=say)
-    print_report(report, path)
+    print_report(report.render(figures=False), path)
+
+
+def build_app() -> typer.Typer:
+    """A fresh application with one command per registered entry (variants as flags)."""
+    fresh = typer.Typer(name="chanpos", cls=OneLineErrors, help=app.info.help,
+                        no_args_is_help=True, add_completion=False,
+                        pretty_exceptions_enable=False)
+    for e in entries():
+        if e.variant_of is None:
+            settings_command(e, fresh)
+    return fresh

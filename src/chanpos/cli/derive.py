@@ -17,7 +17,7 @@ from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
 
 import typer
 
-from ..experiments.settings import flag_of, info_of, parse_text, setting_fields
+from ..runs.settings import flag_of, info_of, parse_text, setting_fields
 
 __all__ = ["option_parameters", "overrides_from", "profile_only_epilog", "panel_of"]
 
@@ -42,7 +42,7 @@ def _profile_values(command: str | None, name: str) -> str:
     """' (quick: 16; paper: 64)' from the bundled profiles (empty when none sets `name`)."""
     if not command:
         return ""
-    from ..experiments.profiles import profile_documents
+    from ..runs.profiles import profile_documents
 
     parts = []
     for profile, values in profile_documents(command).items():
@@ -116,9 +116,9 @@ def profile_only_epilog(cls: type) -> str:
     """The epilog naming the settings a profile sets that have no flag (if any)."""
     fields: list[Field] = [f for f in setting_fields(cls) if info_of(f).profile_only]
     if not fields:
-        return ("Every option defaults to the chosen profile's value "
-                "(src/chanpos/experiments/profiles/); the resolved settings are saved as "
-                "config.yaml in the run folder.")
+        return ("Every option defaults to the chosen profile's value (the experiment "
+                "package's profiles.yaml); the resolved settings are saved as config.yaml in "
+                "the run folder.")
     names = ", ".join(f"{f.name} ({info_of(f).help.rstrip('.')})" for f in fields)
     return (f"Set only in a profile (no flag): {names}. Every option defaults to the chosen "
             "profile's value; the resolved settings are saved as config.yaml in the run folder.")

@@ -1,26 +1,44 @@
-"""Experiments: one package per paper artefact (table1, table2, attack), each an `Experiment`
-that the run lifecycle (`lifecycle.execute`) turns into a run folder; `reproduce` runs them all.
+"""The catalogue of what chanpos runs: one registry line per experiment (the paper's
+artefacts and the audit, one package each) and per one-shot tool. The command line,
+`--resume`, `chanpos reproduce` and the tests all read this registry.
 
-Submodules are imported on first use (`chanpos --help` must not load torch).
+Adding an experiment: a package with the modules every experiment has (config, rows, prepare,
+cells, claims, report, experiment, profiles.yaml) and one `register(Entry(...))` line here.
+Torch-free: `chanpos --help` imports only this and the config modules.
 """
 
 from __future__ import annotations
 
-from .._lazy import lazy_attributes
+from ..runs.registry import Entry, register
 
-_WHERE = {
-    "Experiment": "lifecycle",
-    "Outcome": "lifecycle",
-    "execute": "lifecycle",
-    "resume_config": "lifecycle",
-    "RunFolder": "runs",
-    "is_rank_zero": "runs",
-    "list_profiles": "profiles",
-    "load_profile": "profiles",
-    "Verdict": "verdicts",
-    "CLAIMS": "claims",
-}
-__all__ = sorted(_WHERE)
-
-
-__getattr__ = lazy_attributes(__name__, _WHERE)
+register(Entry(
+    "table1", "chanpos.experiments.table1", "Table1Config", reproduce=True,
+    help="Table 1: GAPNet vs PermuteNet on the grid setting (location and object tasks)."))
+register(Entry(
+    "table2", "chanpos.experiments.table2", "Table2Config", reproduce=True,
+    help="Table 2: AugShift vs baseline, BlurPool and equal compute (top-1 and shift "
+         "consistency)."))
+register(Entry(
+    "attack", "chanpos.experiments.attack", "AttackConfig", reproduce=True,
+    help="Figures 4-6: rank position-encoding channels, zero the top N vs N random ones."))
+register(Entry(
+    "attack-study", "chanpos.experiments.attack", "StudyConfig", config_module="study_config",
+    module="study", profiles="study_profiles.yaml", variant_of="attack", flag="study",
+    help="Run the factor study (study_profiles.yaml) instead of one attack; each arm is a "
+         "whole attack run."))
+register(Entry(
+    "audit", "chanpos.experiments.audit", "AuditConfig", reproduce=True, needs=("table1",),
+    help="Audit a trained CNN: does position survive its global pooling, is it carried by the "
+         "channel order, which layers and channels hold it (probes, PosENet readout, flip "
+         "scores, controls)."))
+register(Entry(
+    "rank", "chanpos.tools.rank", "RankConfig", profiles=None, resumable=False,
+    help="Audit a model: rank the channels of a layer by flip difference (Figures 4-6's "
+         "ranking)."))
+register(Entry(
+    "consistency", "chanpos.tools.consistency", "ConsistencyConfig", profiles=None,
+    resumable=False,
+    help="Top-1 and shift consistency (Zhang 2019) of a trained classifier checkpoint."))
+register(Entry(
+    "reproduce", "chanpos.experiments.reproduce", "ReproduceConfig", profiles=None,
+    help="Every experiment of the paper with one profile, and one combined report.md."))

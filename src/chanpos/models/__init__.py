@@ -6,20 +6,20 @@ from .antialias import antialias_of, antialias_resnet
 from .backbones import BACKBONES, PaperResNet, TorchvisionResNet, build_backbone
 from .checkpoints import load_model_checkpoint, read_checkpoint, save_model_checkpoint
 from .heads import GAPClassifier, GAPNet, PermuteNet
+from .loading import load_any_model, load_segmentation_checkpoint
 from .memory_format import channels_last_ok
 from .padding import PADDING_MODES, PartialConv2d, ResizeConv2d, padding_of, set_padding
 from .registry import create_model, list_models, register_model
-from .segmentation import (
-    SEGMENTATION_MODELS,
-    authors_state_dict,
-    load_segmentation_checkpoint,
-)
+from .segmentation import SEGMENTATION_MODELS, authors_state_dict
+from .spec import ModelMeta, ModelSpec
 
 __all__ = [
     "BACKBONES",
     "PADDING_MODES",
     "GAPClassifier",
     "GAPNet",
+    "ModelMeta",
+    "ModelSpec",
     "PaperResNet",
     "SEGMENTATION_MODELS",
     "PartialConv2d",
@@ -33,6 +33,7 @@ __all__ = [
     "channels_last_ok",
     "create_model",
     "list_models",
+    "load_any_model",
     "load_model_checkpoint",
     "load_segmentation_checkpoint",
     "read_checkpoint",

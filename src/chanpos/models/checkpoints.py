@@ -1,6 +1,7 @@
 """Checkpoints that rebuild their own architecture: {"chanpos_model": spec, "state_dict": ...}.
 
-`spec` is {"name": registry name, "kwargs": builder keyword arguments}. Files load with
+`spec` is a `ModelSpec` saved as {"name": registry name, "kwargs": builder keyword arguments,
+"meta": what it was trained on} (files of chanpos 0.1 have no "meta"). Files load with
 `torch.load(weights_only=True)`, so untrusted pickles are refused; Lightning's `.ckpt`
 files written by chanpos carry the same key and load here too. The only globals allowed
 beyond torch's defaults are those of `NUMPY_FLOAT64_GLOBALS` (a numpy float64 scalar, as
@@ -20,7 +21,7 @@ from torch import nn
 
 from ..errors import ChanposError
 from ..files import atomic_save
-from .registry import create_model
+from .spec import ModelSpec
 
 __all__ = [
     "NUMPY_FLOAT64_GLOBALS",
@@ -29,6 +30,7 @@ __all__ = [
     "load_model_checkpoint",
     "strip_prefix",
     "refusal_reason",
+    "state_dict_of",
 ]
 
 
@@ -71,11 +73,14 @@ def _numpy_float64_globals() -> tuple[tuple[Any, str], ...]:
 NUMPY_FLOAT64_GLOBALS: tuple[tuple[Any, str], ...] = _numpy_float64_globals()
 
 
-def save_model_checkpoint(model: nn.Module, spec: dict[str, Any], path: Path) -> Path:
-    """Save weights and the spec that rebuilds `model`, via a temp file and a rename."""
+def save_model_checkpoint(model: nn.Module, spec: ModelSpec | dict[str, Any], path: Path) -> Path:
+    """Save weights and the spec that rebuilds `model` (a `ModelSpec`, or its plain
+    {"name", "kwargs"[, "meta"]} form), via a temp file and a rename."""
+    if not isinstance(spec, ModelSpec):
+        spec = ModelSpec.from_plain(spec, "the spec to save")
     state = {k: v.detach().cpu() for k, v in _unwrapped(model).state_dict().items()}
-    return atomic_save(path, lambda tmp: torch.save({"chanpos_model": spec, "state_dict": state},
-                                                    tmp))
+    doc = {"chanpos_model": spec.to_plain(), "state_dict": state}
+    return atomic_save(path, lambda tmp: torch.save(doc, tmp))
 
 
 def _unwrapped(model: nn.Module) -> nn.Module:
@@ -146,33 +151,43 @@ def strip_prefix(state: dict[str, Any], prefix: str) -> dict[str, Any]:
     return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
 
 
-def load_model_checkpoint(path: Path, *, expect: str | None = None) -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild and load a chanpos model checkpoint -> (model in eval mode, spec).
+def state_dict_of(ckpt: dict[str, Any], path: Path, key: str = "state_dict") -> dict[str, Any]:
+    """`ckpt[key]` checked to be a mapping of parameter names to tensors (one line if not)."""
+    state = ckpt.get(key)
+    if not isinstance(state, dict) or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise ChanposError(f"{path}: its {key!r} entry is not a mapping of parameter names to "
+                           "tensors; the file is damaged or not a model file")
+    return state
 
-    `expect` names the registry model the caller needs (e.g. "classifier"); another
+
+def load_model_checkpoint(path: Path, *, expect: tuple[str, ...] | str | None = None
+                          ) -> tuple[nn.Module, ModelSpec]:
+    """Rebuild and load a chanpos model checkpoint -> (model in eval mode, its spec).
+
+    `expect` names the registry models the caller can use (e.g. the classifiers); another
     architecture, a non-chanpos file or mismatching weights are user errors.
     """
     ckpt = read_checkpoint(path)
-    spec = ckpt.get("chanpos_model")
-    if not isinstance(spec, dict) or "name" not in spec:
+    if "chanpos_model" not in ckpt:
         raise ChanposError(
             f"{path} is not a chanpos checkpoint (no 'chanpos_model' entry); pass a model.pt or "
             f".ckpt written by chanpos"
         )
-    if expect is not None and spec["name"] != expect:
+    spec = ModelSpec.from_plain(ckpt["chanpos_model"], str(path))
+    wanted = (expect,) if isinstance(expect, str) else expect
+    if wanted is not None and spec.name not in wanted:
         raise ChanposError(
-            f"{path} holds a {spec['name']!r} model, but this command needs a {expect!r} model"
-        )
-    state = ckpt.get("state_dict", {})
+            f"{path} holds a {spec.name!r} model, but this command needs one of: "
+            f"{', '.join(wanted)}")
+    state = state_dict_of(ckpt, path)
     if any(k.startswith("model.") for k in state):
         state = strip_prefix(state, "model.")
+    model = spec.build()
     try:
-        kwargs = dict(spec.get("kwargs", {}))
-        if kwargs.get("pretrained_backbone"):  # every weight is in the file: never download
-            kwargs["pretrained_backbone"] = False
-        model = create_model(spec["name"], **kwargs)
         model.load_state_dict(state, strict=True)
     except (RuntimeError, ValueError, TypeError) as exc:
         first = str(exc).strip().splitlines()[0]
-        raise ChanposError(f"{path} does not match its declared architecture {spec}: {first}") from None
+        raise ChanposError(f"{path} does not match its declared architecture "
+                           f"{spec.describe()}: {first}") from None
     return model.eval(), spec

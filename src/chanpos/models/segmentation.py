@@ -13,18 +13,16 @@ reachable as the layer name `backbone.layer4` for hooks.
   stride 16, `width` channels in the first stage, C = 8 * width at the output) with a
   `head_channels`-wide ASPP; the quick profile's model.
 
-`load_segmentation_checkpoint` reads chanpos checkpoints, plain torchvision state dicts and
-the authors' DeepLabV3Plus-Pytorch files ({"model_state": ...}, head keys under
-`classifier.classifier.`), always with `torch.load(weights_only=True)`.
+`authors_state_dict` maps the authors' DeepLabV3Plus-Pytorch keys to torchvision's; loading
+any segmentation file is `chanpos.models.loading.load_segmentation_checkpoint`.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import torchvision
-from torch import Tensor, nn
+from torch import nn
 from torchvision.models._utils import IntermediateLayerGetter
 from torchvision.models.segmentation.deeplabv3 import ASPP, DeepLabHead, DeepLabV3
 from torchvision.models.segmentation.fcn import FCN, FCNHead
@@ -32,9 +30,8 @@ from torchvision.models.segmentation.fcn import FCN, FCNHead
 from ..errors import ChanposError
 from ..names import OUTPUT_STRIDES, SEGMENTATION_MODELS
 from .backbones import PaperResNet
-from .checkpoints import read_checkpoint
 from .padding import set_padding
-from .registry import create_model, register_model
+from .registry import register_model
 
 __all__ = [
     "SEGMENTATION_MODELS",
@@ -44,7 +41,6 @@ __all__ = [
     "fcn_resnet50",
     "deeplabv3_small",
     "authors_state_dict",
-    "load_segmentation_checkpoint",
 ]
 
 _DILATION = {16: [False, False, True], 8: [False, True, True]}
@@ -170,72 +166,3 @@ def authors_state_dict(state: dict[str, Any]) -> dict[str, Any]:
             key = "classifier." + key[len("classifier.classifier."):]
         out[key] = value
     return out
-
-
-def _num_classes(state: dict[str, Any]) -> int:
-    weight = state.get("classifier.4.weight")
-    if not isinstance(weight, Tensor):
-        raise ChanposError(
-            "cannot read the class count: no 'classifier.4.weight' in the checkpoint"
-        )
-    return int(weight.shape[0])
-
-
-def load_segmentation_checkpoint(
-    path: Path, *, model: str = "deeplabv3_resnet50", **kwargs: Any
-) -> tuple[nn.Module, dict[str, Any]]:
-    """Load a segmentation checkpoint -> (model in eval mode, spec {"name", "kwargs"}).
-
-    chanpos checkpoints rebuild their own architecture; the authors' files
-    ({"model_state": ...}) and plain torchvision state dicts are loaded into `model` built
-    with `kwargs` (the class count is read from the file). Mismatching keys or shapes are
-    a `ChanposError` naming the first differences.
-    """
-    ckpt = read_checkpoint(path)
-    if "chanpos_model" in ckpt:
-        from .checkpoints import load_model_checkpoint
-
-        loaded, spec = load_model_checkpoint(path)
-        if not hasattr(loaded, "classifier") or not hasattr(loaded, "backbone"):
-            raise ChanposError(f"{path} holds a {spec['name']!r} model, not a segmentation model")
-        return loaded, spec
-    if "model_state" in ckpt:
-        state = authors_state_dict(ckpt["model_state"])
-        origin = "the authors' DeepLabV3Plus-Pytorch format"
-    elif "state_dict" in ckpt and isinstance(ckpt["state_dict"], dict):
-        state, origin = authors_state_dict(ckpt["state_dict"]), "a state_dict entry"
-    else:
-        state, origin = authors_state_dict(ckpt), "a plain state dict"
-    if any(k.startswith(("classifier.aspp.", "classifier.project.")) for k in state):
-        raise ChanposError(
-            f"{path} is a DeepLabV3+ checkpoint ({origin}); chanpos attacks DeepLabV3 models "
-            f"(deeplabv3_resnet50/101): use a deeplabv3_* checkpoint"
-        )
-    if model not in SEGMENTATION_MODELS:
-        raise ChanposError(
-            f"--model {model!r} is not a segmentation model; choose one of: "
-            f"{', '.join(SEGMENTATION_MODELS)}"
-        )
-    spec = {"name": model, "kwargs": {**kwargs, "num_classes": _num_classes(state)}}
-    try:
-        net = create_model(model, **spec["kwargs"])
-    except (TypeError, ValueError) as exc:
-        raise ChanposError(f"cannot build {model} {spec['kwargs']}: {exc}") from None
-    own = net.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    wrong = [f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in state.items()
-             if k in own and isinstance(v, Tensor) and v.shape != own[k].shape]
-    problems = []
-    if missing:
-        problems.append(f"{len(missing)} missing keys (first: {missing[0]})")
-    if unexpected:
-        problems.append(f"{len(unexpected)} unexpected keys (first: {unexpected[0]})")
-    if wrong:
-        problems.append(f"{len(wrong)} shape mismatches (first: {wrong[0]})")
-    if problems:
-        raise ChanposError(
-            f"{path} ({origin}) does not match {model} {spec['kwargs']}: {'; '.join(problems)}"
-        )
-    net.load_state_dict(state, strict=True)
-    return net.eval(), spec

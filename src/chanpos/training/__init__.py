@@ -19,7 +19,7 @@ _WHERE = {
     "train_loader": "sampling",
     "PlateauStop": "callbacks",
     "MONITOR": "callbacks",
-    "FitResult": "trainer",
+    "FitResult": "options",
     "Stopping": "options",
     "SafeCheckpointIO": "callbacks",
     "build_trainer": "trainer",

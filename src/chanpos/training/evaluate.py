@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ..ops.devices import eval_device
 from .seeding import EVAL_PHASE, reseed
 
 __all__ = ["predict", "eval_device"]
@@ -38,10 +39,3 @@ def predict(
     finally:
         model.train(was_training)
     return torch.cat(preds), torch.cat(targets)
-
-
-def eval_device(accelerator: str) -> torch.device:
-    """Where evaluation runs: the GPU when training may use one (auto, gpu, cuda), else the CPU."""
-    if torch.cuda.is_available() and accelerator in ("auto", "gpu", "cuda"):
-        return torch.device("cuda")
-    return torch.device("cpu")

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from ..names import OPTIMIZERS, PRECISIONS, SCHEDULES
 
-__all__ = ["OptimConfig", "TrainerOptions", "Stopping", "OPTIMIZERS", "SCHEDULES", "PRECISIONS"]
+__all__ = ["OptimConfig", "TrainerOptions", "Stopping", "FitResult", "OPTIMIZERS", "SCHEDULES",
+           "PRECISIONS"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,24 @@ class Stopping:
     min_epochs: int = 1
     lr_drops: int = 0
     lr_factor: float = 0.1
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """How one training run ended (the one record of it: rows embed it, the `converged` check
+    reads it): epochs trained of at most `max_epochs`, whether the plateau rule stopped it,
+    the validation metric (percent) after every epoch, and the training's wall seconds."""
+
+    epochs: int
+    max_epochs: int
+    plateaued: bool
+    history: tuple[float, ...]
+    seconds: float = 0.0
+
+    @property
+    def best(self) -> float | None:
+        """The best validation metric of the run (None without a validation split)."""
+        return max(self.history) if self.history else None
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics.classification import MulticlassJaccardIndex
 
+from ..models.spec import ModelSpec
 from ..ops.flips import draw_flips, flip_where
 from ..ops.normalise import Normalise
 from .callbacks import MONITOR
@@ -78,7 +79,7 @@ class SegmentationSystem(ClassifierSystem):
         flip_prob: float = 0.5,
         crop: tuple[int, int] | None = None,
         ignore_index: int = 255,
-        model_spec: dict[str, Any] | None = None,
+        model_spec: ModelSpec | None = None,
         channels_last: bool = False,
     ) -> None:
         self.transform = SegmentationTransform(mean, std, flip_prob=flip_prob, crop=crop)

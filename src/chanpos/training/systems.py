@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from ..errors import ChanposError
+from ..models.spec import ModelSpec
 from ..ops.flips import draw_flips, flip_where
 from ..ops.normalise import Normalise
 from .callbacks import MONITOR
@@ -68,7 +69,7 @@ class ClassifierSystem(L.LightningModule):
     """Trains `model` with cross-entropy; accuracy is a DDP-synced torchmetrics metric.
 
     `batch_transform` turns a loader batch into (inputs, targets) on the device (e.g. grid
-    placement); `model_spec` ({"name", "kwargs"}) is stored in checkpoints so
+    placement); `model_spec` (a `ModelSpec`) is stored in checkpoints so
     `load_model_checkpoint` can rebuild the architecture.
     """
 
@@ -79,14 +80,14 @@ class ClassifierSystem(L.LightningModule):
         num_classes: int,
         optim: OptimConfig | None = None,
         batch_transform: BatchTransform | None = None,
-        model_spec: dict[str, Any] | None = None,
+        model_spec: ModelSpec | None = None,
         channels_last: bool = False,
     ) -> None:
         super().__init__()
         self.model = model
         self.optim = optim or OptimConfig()
         self.batch_transform = batch_transform or _default_transform
-        self.model_spec = model_spec or {}
+        self.model_spec = model_spec
         self.channels_last = channels_last
         self.train_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
         self.val_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
@@ -137,4 +138,5 @@ class ClassifierSystem(L.LightningModule):
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["chanpos_model"] = self.model_spec
+        if self.model_spec is not None:
+            checkpoint["chanpos_model"] = self.model_spec.to_plain()

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import logging
 import signal
+import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from .batchnorm import recalibrate_batchnorm
 from .callbacks import EpochCheckpoint, EpochSeed, PlateauStop, SafeCheckpointIO
 from .callbacks import read_training_checkpoint as _read
 from .evaluate import eval_device
-from .options import Stopping, TrainerOptions
+from .options import FitResult, Stopping, TrainerOptions
 from .seeding import BN_PHASE, reseed
 
 __all__ = ["FitResult", "fit", "build_trainer", "last_checkpoint"]
@@ -45,22 +46,6 @@ def _quiet_lightning() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     for pattern in _QUIET:
         warnings.filterwarnings("ignore", message=pattern)
-
-
-@dataclass(frozen=True)
-class FitResult:
-    """How one training run ended: epochs trained of at most `max_epochs`, whether the plateau
-    rule fired, and the validation metric (percent) after every epoch."""
-
-    epochs: int
-    max_epochs: int
-    plateaued: bool
-    history: tuple[float, ...]
-
-    @property
-    def best(self) -> float | None:
-        """The best validation metric of the run (None without a validation split)."""
-        return max(self.history) if self.history else None
 
 
 def last_checkpoint(root_dir: Path) -> Path:
@@ -130,6 +115,7 @@ def fit(
     machine. A checkpoint of a finished training (plateau reached, or `max_epochs` trained) is
     not trained further: its weights are loaded and only the steps after training run.
     """
+    start = time.perf_counter()
     L.seed_everything(options.seed, workers=True, verbose=False)
     if options.compile:
         system.model.compile()
@@ -165,7 +151,7 @@ def fit(
     system.model.to(device)
     reseed(options.seed, BN_PHASE)
     _recalibrate(system, train_loader, device, bn_batches)
-    return result
+    return replace(result, seconds=round(time.perf_counter() - start, 1))
 
 
 def _recalibrate(system: L.LightningModule, loader: DataLoader, device: Any, batches: int) -> None:

@@ -1,5 +1,5 @@
-"""The attack's settings (Islam et al., ICCV 2021, Figures 4-6) and those of `chanpos rank`:
-frozen config dataclasses, each field one setting (flag, profile key, config.yaml key)."""
+"""The attack's settings (Islam et al., ICCV 2021, Figures 4-6): a frozen config dataclass,
+each field one setting (flag, profile key, config.yaml key)."""
 
 from __future__ import annotations
 
@@ -14,16 +14,22 @@ from ...names import (
     OPTIMIZERS,
     OUTPUT_STRIDES,
     PADDING_MODES,
-    RANK_MODES,
     SCHEDULES,
     SEGMENTATION_MODELS,
 )
-from ..checks import MAX_SEED, check_batches, check_data_root, check_distinct, check_file
-from ..run_settings import RunSettings, finish_run_settings
-from ..settings import resolve, setting
-from ..stopping import StoppingSettings
+from ...runs.compose import resolve
+from ...runs.plateau import PlateauSettings
+from ...runs.settings import setting
+from ...runs.shared import RunSettings, finish_run_settings
+from ...runs.validate import (
+    MAX_SEED,
+    require_batches,
+    require_data_root,
+    require_distinct,
+    require_file,
+)
 
-__all__ = ["AttackConfig", "attack_config", "NO_PRETRAIN", "RankConfig", "rank_config"]
+__all__ = ["AttackConfig", "attack_config", "NO_PRETRAIN"]
 
 NO_PRETRAIN = "none"
 _CLASSIFICATION = ", ".join(BUILT_IN_SOURCES["classification"])
@@ -41,14 +47,8 @@ def _pretrain_sources() -> list[str]:
     return [NO_PRETRAIN, *source_names("classification")]
 
 
-def _any_sources() -> list[str]:
-    from ...data import source_names
-
-    return source_names("segmentation", "classification")
-
-
 @dataclass(frozen=True, kw_only=True)
-class AttackConfig(StoppingSettings, RunSettings):
+class AttackConfig(PlateauSettings, RunSettings):
     """Everything an attack run needs, resolved from a profile and command-line values.
 
     One trained model per seed (the replicates of the verdicts); with `checkpoint` the one
@@ -169,22 +169,22 @@ def attack_config(base: str | Mapping[str, Any] = "quick",
 
 
 def _validate(cfg: AttackConfig) -> None:
-    check_distinct(cfg, "seeds")
+    require_distinct(cfg, "seeds")
     cfg.check_schedule(cfg.schedule)
     if cfg.pretrain != NO_PRETRAIN and cfg.checkpoint is not None:
         raise ChanposError("--pretrain trains a model, --checkpoint attacks a trained one: give "
                            "one of them")
     if cfg.rank_where is not None and cfg.rank_images is not None:
         raise ChanposError("give either --rank-images or --rank-where, not both")
-    check_data_root(cfg.data_root, download=cfg.download)
-    check_file("--checkpoint", cfg.checkpoint, "checkpoint file")
-    check_file("--rank-images", cfg.rank_images, "name list")
+    require_data_root(cfg.data_root, download=cfg.download)
+    require_file("--checkpoint", cfg.checkpoint, "checkpoint file")
+    require_file("--rank-images", cfg.rank_images, "name list")
     if cfg.pretrained_backbone and cfg.checkpoint is None and not cfg.download:
         raise ChanposError("--pretrained-backbone downloads ImageNet weights: add --download "
                            "(chanpos never uses the network without it), or use --pretrain "
                            "SOURCE to pretrain offline")
     if cfg.checkpoint is None:
-        check_batches(cfg.train_samples or 2, cfg.batch_size, what="training",
+        require_batches(cfg.train_samples or 2, cfg.batch_size, what="training",
                       samples_flag="--train-samples")
     if cfg.source == "streets" and cfg.image_size is None:
         raise ChanposError("--image-size H,W is needed for streets images")
@@ -195,42 +195,3 @@ def _validate(cfg: AttackConfig) -> None:
     if cfg.source == "cityscapes" and cfg.data_root is None:
         raise ChanposError("--source cityscapes needs --data-root (the folder with leftImg8bit/ "
                            "and gtFine/)")
-
-
-@dataclass(frozen=True, kw_only=True)
-class RankConfig:
-    """What `chanpos rank` ranks: which model and layer, on which images, how."""
-
-    model: str = setting(help="A chanpos model (e.g. deeplabv3_small, gapnet) or a "
-                         "torchvision.models name.")
-    checkpoint: str | None = setting(
-        None, help="Weights: a chanpos checkpoint (its architecture must be --model), the "
-        "authors' file or a plain state dict (weights_only). Without it the weights are "
-        "random.", metavar="FILE")
-    layer: str | None = setting(None, help="Module name whose output is ranked (default: "
-                                "backbone, else layer4).")
-    source: str = setting("streets", help=f"Images: streets, cityscapes (segmentation) or a "
-                          f"classification source ({_CLASSIFICATION}).", choices=_any_sources,
-                          what="source")
-    data_root: str | None = setting(None, help="Folder holding the real dataset.",
-                                    metavar="DIR")
-    samples: int = setting(200, help="Number of images ranked on.", minimum=1)
-    mode: str = setting("absolute", help="absolute (mean |d|) or signed (mean d).",
-                        choices=RANK_MODES, what="mode")
-    flip: str = setting("horizontal", help="horizontal (left/right) or vertical "
-                        "(top/bottom).", choices=tuple(FLIPS), what="flip")
-    top: int = setting(20, help="How many top channels to print.", minimum=1)
-    seed: int = setting(0, help="Seed of the image draw.", minimum=0, maximum=MAX_SEED)
-    image_size: tuple[int, int] = setting((64, 128), help="streets image size H,W.", minimum=16,
-                                          metavar="H,W")
-    batch_size: int = setting(25, help="Ranking batch size.", minimum=1)
-
-
-def rank_config(base: str | Mapping[str, Any] = "",
-                overrides: Mapping[str, Any] | None = None) -> RankConfig:
-    """Checked settings from command-line values (`base` holds saved settings, if any)."""
-    values = dict(base) if isinstance(base, Mapping) else {}
-    cfg = resolve(RankConfig, "rank", values, overrides, complete=bool(values))
-    check_data_root(cfg.data_root)
-    check_file("--checkpoint", cfg.checkpoint, "checkpoint file")
-    return cfg

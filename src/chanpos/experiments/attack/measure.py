@@ -30,7 +30,7 @@ from ...probes.segmentation import miou_from_confusion, region_confusion
 from ...training import SegmentationTransform
 from .config import AttackConfig
 from .prepare import AttackInputs
-from .results import (
+from .rows import (
     CURVE_KINDS,
     AttackModelRow,
     CurvePoint,

@@ -13,13 +13,12 @@ from torch.utils.data import Dataset
 from ...data import load_source
 from ...data.segmentation import load_segmentation_source, read_name_list, select_by_names
 from ...errors import ChanposError
-from ...models import create_model
-from ...models.segmentation import load_segmentation_checkpoint
+from ...models import ModelSpec, load_segmentation_checkpoint
 from ...probes.ablation import head_channels
-from ..checks import check_batches, check_holdout
+from ...runs.validate import require_batches, require_holdout
 from .config import NO_PRETRAIN, AttackConfig
 
-__all__ = ["AttackInputs", "prepare_attack", "build_model", "images_where"]
+__all__ = ["AttackInputs", "prepare_attack", "images_where"]
 
 
 @dataclass
@@ -32,7 +31,7 @@ class AttackInputs:
     from `eval_set`); `pretrain_sets`: (train, validation, test) of the pretraining source.
     """
 
-    spec: dict[str, Any]
+    spec: ModelSpec
     checkpoint_model: nn.Module | None
     train_set: Dataset | None
     val_set: Dataset
@@ -63,18 +62,10 @@ def _split_train(cfg: AttackConfig) -> tuple[Dataset, Dataset]:
     images of the training split are held out, the next `train_samples` train."""
     wanted = None if cfg.train_samples is None else cfg.train_samples + cfg.val_samples
     data = _load(cfg, "train", wanted)
-    check_holdout(cfg.val_samples, len(data), flag="--val-samples",
+    require_holdout(cfg.val_samples, len(data), flag="--val-samples",
                   source=f"the {cfg.source} training split")
     held = list(range(cfg.val_samples))
     return data.select(list(range(cfg.val_samples, len(data)))), data.select(held)
-
-
-def build_model(spec: dict[str, Any]) -> nn.Module:
-    """A fresh model from its spec; builder errors become one-line user errors."""
-    try:
-        return create_model(spec["name"], **spec["kwargs"])
-    except (ValueError, TypeError) as exc:
-        raise ChanposError(f"cannot build {spec['name']}: {exc}") from None
 
 
 def prepare_attack(cfg: AttackConfig) -> AttackInputs:
@@ -91,24 +82,26 @@ def prepare_attack(cfg: AttackConfig) -> AttackInputs:
         kwargs = {k: v for k, v in cfg.model_kwargs(0).items() if k != "num_classes"}
         kwargs.pop("pretrained_backbone", None)  # the checkpoint holds every weight
         given, spec = load_segmentation_checkpoint(Path(cfg.checkpoint), model=cfg.model, **kwargs)
-        if spec["kwargs"].get("num_classes") not in (None, val.num_classes):
-            raise ChanposError(f"{cfg.checkpoint} predicts {spec['kwargs']['num_classes']} "
+        if spec.kwargs.get("num_classes") not in (None, val.num_classes):
+            raise ChanposError(f"{cfg.checkpoint} predicts {spec.kwargs['num_classes']} "
                                f"classes but source {cfg.source!r} has {val.num_classes}")
         shape_model = given
         held = _load(cfg, "train", cfg.val_samples)  # only held-out images are needed
     else:
-        spec = {"name": cfg.model, "kwargs": cfg.model_kwargs(val.num_classes)}
-        shape_model = build_model(spec)
+        spec = ModelSpec(cfg.model, cfg.model_kwargs(val.num_classes)).with_meta(
+            source=cfg.source, image_size=tuple(val[0][0].shape[-2:]), mean=tuple(val.mean),
+            std=tuple(val.std), class_names=tuple(val.class_names))
+        shape_model = spec.build()
         train, held = _split_train(cfg)
-        check_batches(len(train), cfg.batch_size, what="training", samples_flag="--train-samples")
+        require_batches(len(train), cfg.batch_size, what="training", samples_flag="--train-samples")
         if cfg.pretrain != NO_PRETRAIN:
             pre = load_source(cfg.pretrain, split="train", data_root=cfg.data_root,
                               download=cfg.download)
-            check_holdout(cfg.pretrain_val_samples, len(pre), flag="--pretrain-val-samples",
+            require_holdout(cfg.pretrain_val_samples, len(pre), flag="--pretrain-val-samples",
                           source=cfg.pretrain)
             rest, pre_val = pre.holdout(cfg.pretrain_val_samples)
             rest = rest.subset(cfg.pretrain_samples)
-            check_batches(len(rest), 64, what="pretraining", samples_flag="--pretrain-samples")
+            require_batches(len(rest), 64, what="pretraining", samples_flag="--pretrain-samples")
             pretrain = (rest, pre_val, load_source(cfg.pretrain, split="test",
                                                    data_root=cfg.data_root, num_samples=500))
     channels = _check_ns(cfg, head_channels(shape_model))

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..claims import CLAIMS
-from ..reporting import fmt
-from ..runs import machine_description
-from ..verdicts import Verdict, verdict_table
-from .aggregate import CLAIM_SIDE, figure4_effects, figure6_effects
+from ...models import ModelSpec
+from ...runs.folders import machine_description
+from ...runs.reporting import Block, Report, figure, fmt, heading
+from ...verdicts import Verdict, verdict_table
+from .claims import CLAIM_SIDE, CLAIMS, figure4_effects, figure6_effects
 from .config import NO_PRETRAIN, AttackConfig
-from .results import AttackModelRow, importance_set
+from .rows import AttackModelRow, importance_set
 
 __all__ = ["format_attack", "attack_results"]
 
@@ -25,7 +25,7 @@ def _where(cfg: AttackConfig) -> str:
     return ""
 
 
-def _setting(cfg: AttackConfig, spec: dict[str, Any]) -> list[str]:
+def _setting(cfg: AttackConfig, spec: ModelSpec) -> list[str]:
     data = (f"`{cfg.source}` {cfg.image_size[0]}x{cfg.image_size[1]}"
             + (", road and sidewalk painted alike" if cfg.same_texture else "")
             if cfg.source == "streets" else f"`{cfg.source}` (scale {cfg.scale})")
@@ -40,7 +40,7 @@ def _setting(cfg: AttackConfig, spec: dict[str, Any]) -> list[str]:
                f"{cfg.stopping_rule()} (mIoU on {cfg.val_samples} validation images held out of "
                f"the training split); one model per seed ({', '.join(map(str, cfg.seeds))}), "
                f"{cfg.jobs} at a time")
-    return [f"Profile `{cfg.profile}` · data {data} · model `{spec['name']}` {spec['kwargs']} "
+    return [f"Profile `{cfg.profile}` · data {data} · model `{spec.name}` {spec.kwargs} "
             f"({how})"]
 
 
@@ -62,7 +62,7 @@ def _model_table(models: list[AttackModelRow]) -> list[str]:
     for m in models:
         pre = m.pretrain
         lines.append(
-            f"| {m.seed} | {f'{fmt(pre.test_top1_pct)} ({_epochs(pre)})' if pre else '–'} | "
+            f"| {m.seed} | {f'{fmt(pre.test_top1_pct)} ({_epochs(pre.training)})' if pre else '–'} | "
             f"{_epochs(m.training)} | {fmt(m.baseline_miou['all'])} | "
             f"{fmt(_first(figure4_effects(m)), 2)} | "
             f"{fmt(_first(figure4_effects(m, kind='importance')), 2)} | "
@@ -74,8 +74,8 @@ def _model_table(models: list[AttackModelRow]) -> list[str]:
     return lines
 
 
-def _region_table(models: list[AttackModelRow]) -> list[str]:
-    lines = ["", "## Region attack (Figure 6), mean over models", "",
+def _region_table(models: list[AttackModelRow]) -> list[Block]:
+    lines: list[Block] = ["", heading(2, "Region attack (Figure 6), mean over models"), "",
               "Drops are each half's mIoU loss against the unattacked model on that half. "
               "'left' channels: largest mean GAP(f(x)) − GAP(f(flip x)); 'right': most negative; "
               "'importance:left': the control, channels whose zeroing hurts the left half most "
@@ -93,12 +93,12 @@ def _region_table(models: list[AttackModelRow]) -> list[str]:
 
 
 def format_attack(models: list[AttackModelRow], mean: list[dict[str, Any]], cfg: AttackConfig,
-                  spec: dict[str, Any], verdicts: list[Verdict], seconds: float) -> str:
+                  spec: ModelSpec, verdicts: list[Verdict], seconds: float) -> Report:
     """report.md: verdicts, the per-model table, the mean curve, the region table."""
     c = models[0].num_channels
     first = models[0]
-    lines = [
-        "# Figures 4-6 — attacking the position-encoding channels",
+    lines: list[Block] = [
+        heading(1, "Figures 4-6 — attacking the position-encoding channels"),
         "",
         "Islam et al., ICCV 2021, Figures 4-6: rank the head input's channels by flip difference "
         "(mean |GAP(f(x)) − GAP(f(flip x))|), zero the top N, compare with N random channels; "
@@ -118,15 +118,16 @@ def format_attack(models: list[AttackModelRow], mean: list[dict[str, Any]], cfg:
             "convergence is not checked."]),
         f"Machine: {machine_description()}",
         "",
-        "## Verdicts",
+        heading(2, "Verdicts"),
         "",
         *verdict_table(verdicts, CLAIMS),
         "",
-        "## Per model",
+        heading(2, "Per model"),
         "",
         *_model_table(models),
         "",
-        "## mIoU with N channels of the head input zeroed (Figure 4), mean ± sd over models",
+        heading(2, "mIoU with N channels of the head input zeroed (Figure 4), mean ± sd over "
+                   "models"),
         "",
         "Random: each model's mean over its draws (the draw sd, averaged over models, in "
         "brackets). Magnitude: the N channels of largest mean activation. Least: the N *least* "
@@ -144,19 +145,21 @@ def format_attack(models: list[AttackModelRow], mean: list[dict[str, Any]], cfg:
             f"[{fmt(p['random_draw_sd'])}] | {fmt(p['magnitude'][0])} | {fmt(p['least'][0])} | "
             f"{fmt(p['importance'][0])} | {fmt(p['ranked'][0] - p['random'][0], 2)} |")
     lines += _region_table(models)
-    lines += ["", "![mIoU vs N](attack_curve.png)", "", "![region drops](attack_regions.png)", "",
-              "![validation curves](validation_curves.png)", ""]
-    example = f"cells/seed{first.seed}/attack_examples.png"
+    lines += ["", figure("mIoU vs N", "attack_curve.png"), "",
+              figure("region drops", "attack_regions.png"), "",
+              figure("validation curves", "validation_curves.png"), ""]
     if cfg.examples:
-        lines += [f"![qualitative grid (Figure 5)]({example})", ""]
-    return "\n".join(lines)
+        lines += [figure("qualitative grid (Figure 5)",
+                         f"cells/seed{first.seed}/attack_examples.png"), ""]
+    return Report(lines)
 
 
 def attack_results(models: list[AttackModelRow], mean: list[dict[str, Any]], cfg: AttackConfig,
-                   spec: dict[str, Any], verdicts: list[Verdict], seconds: float
+                   spec: ModelSpec, verdicts: list[Verdict], seconds: float
                    ) -> dict[str, Any]:
     """The results.json document."""
-    return {"experiment": "attack", "profile": cfg.profile, "config": cfg, "model": spec,
+    return {"experiment": "attack", "profile": cfg.profile, "config": cfg,
+            "model": spec.to_plain(),
             "machine": machine_description(), "seconds": round(seconds, 1),
             "num_channels": models[0].num_channels, "models": models, "mean_curves": mean,
             "verdicts": [v.as_dict() for v in verdicts]}

@@ -4,8 +4,8 @@ paper's ImageNet-pretrained ResNet-50, in miniature), then segmentation training
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
@@ -13,9 +13,12 @@ from torch.utils.data import DataLoader, Dataset
 
 from ...data import ImageSet, TileDataset
 from ...data.segmentation import collate_segmentation
-from ...models import create_model
+from ...models import ModelSpec, create_model
+from ...runs.cells import init_seed
+from ...runs.shared import trainer_options
 from ...training import (
     ClassifierSystem,
+    FitResult,
     OptimConfig,
     SegmentationSystem,
     fit,
@@ -23,10 +26,8 @@ from ...training import (
     predict,
     train_loader,
 )
-from ..cells import init_seed
-from ..run_settings import trainer_options
 from .config import AttackConfig
-from .results import Pretraining, TrainingInfo
+from .rows import Pretraining
 
 __all__ = ["pretrain_backbone", "train_segmentation", "segmentation_loader"]
 
@@ -74,21 +75,20 @@ def pretrain_backbone(cfg: AttackConfig, model: nn.Module, seed: int,
     if missing or unexpected:  # the builders share layer names; a mismatch is a bug here
         raise RuntimeError(f"pretrained backbone does not fit: missing {missing[:3]}, "
                            f"unexpected {unexpected[:3]}")
-    return Pretraining(source=cfg.pretrain, epochs=fitted.epochs,
-                       max_epochs=cfg.pretrain_max_epochs, plateaued=fitted.plateaued,
-                       val_history=fitted.history, images=len(train),
+    fitted = replace(fitted, seconds=round(time.perf_counter() - start, 1))
+    return Pretraining(source=cfg.pretrain, images=len(train),
                        test_top1_pct=round(100.0 * float((preds == targets).float().mean()), 2),
-                       seconds=round(time.perf_counter() - start, 1))
+                       training=fitted)
 
 
-def train_segmentation(cfg: AttackConfig, model: nn.Module, spec: dict[str, Any],
+def train_segmentation(cfg: AttackConfig, model: nn.Module, spec: ModelSpec,
                        train_set: Dataset, val_set: Dataset, seed: int, root: Path
-                       ) -> TrainingInfo:
+                       ) -> FitResult:
     """Train `model` (in place) on the segmentation training split to its validation
     plateau (mIoU on `val_set`)."""
     start = time.perf_counter()
     system = SegmentationSystem(
-        model, num_classes=spec["kwargs"]["num_classes"], mean=train_set.mean, std=train_set.std,
+        model, num_classes=spec.kwargs["num_classes"], mean=train_set.mean, std=train_set.std,
         optim=OptimConfig(optimizer=cfg.optimizer, lr=cfg.lr, weight_decay=cfg.weight_decay,
                           schedule=cfg.schedule, betas=(0.9, 0.999)),
         flip_prob=cfg.flip_prob, crop=cfg.crop_size, ignore_index=int(train_set.ignore_index),
@@ -100,6 +100,4 @@ def train_segmentation(cfg: AttackConfig, model: nn.Module, spec: dict[str, Any]
                  options=trainer_options(cfg, seed, channels_last=False), root_dir=root,
                  val_loader=segmentation_loader(val_set, cfg.eval_batch_size, cfg),
                  stopping=cfg.stopping(), bn_batches=cfg.bn_batches)
-    return TrainingInfo(epochs=fitted.epochs, max_epochs=cfg.max_epochs,
-                        plateaued=fitted.plateaued, val_history=fitted.history,
-                        seconds=round(time.perf_counter() - start, 1))
+    return replace(fitted, seconds=round(time.perf_counter() - start, 1))

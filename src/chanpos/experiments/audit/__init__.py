@@ -1,18 +1,6 @@
-"""`chanpos audit`: how much position a trained CNN encodes, in which layers and channels.
+"""`chanpos audit`: the paper's question asked of one trained classification CNN (pooled-vector
+probes, the PosENet readout per stage, flip scores, with controls).
 
-Names are imported on first use (`chanpos audit --help` reads only `config`).
+Modules as in every experiment package (`config`, `rows`, `prepare`, `cells`, `claims`,
+`report`, `experiment`, `profiles.yaml`), plus `probing` (the probes, readouts and controls).
 """
-
-from __future__ import annotations
-
-from ..._lazy import lazy_attributes
-
-_WHERE = {
-    "EXPERIMENT": "experiment",
-    "AuditConfig": "config",
-    "audit_config": "config",
-    "run_audit": "experiment",
-}
-__all__ = sorted(_WHERE)
-
-__getattr__ = lazy_attributes(__name__, _WHERE)

@@ -8,10 +8,17 @@ from typing import Any
 
 from ...errors import ChanposError
 from ...names import BUILT_IN_SOURCES, POSITION_MAPS
-from ..checks import MAX_SEED, check_batches, check_data_root, check_distinct, check_file
-from ..run_settings import RunSettings, finish_run_settings
-from ..settings import resolve, setting
-from ..stopping import StoppingSettings
+from ...runs.compose import resolve
+from ...runs.plateau import PlateauSettings
+from ...runs.settings import setting
+from ...runs.shared import RunSettings, finish_run_settings
+from ...runs.validate import (
+    MAX_SEED,
+    require_batches,
+    require_data_root,
+    require_distinct,
+    require_file,
+)
 
 __all__ = ["AuditConfig", "audit_config"]
 
@@ -23,12 +30,13 @@ def _classification_sources() -> list[str]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class AuditConfig(StoppingSettings, RunSettings):
+class AuditConfig(PlateauSettings, RunSettings):
     """Everything an audit needs: the model (given or trained here), the images, the probes."""
 
-    model: str = setting(
+    model: str | None = setting(
         help="The audited classification CNN: a chanpos model (classifier, gapnet, permutenet) "
-        "or a torchvision.models name (e.g. resnet18, vgg16) with --checkpoint.")
+        "or a torchvision.models name (e.g. resnet18, vgg16) with --checkpoint; file = the "
+        "architecture a chanpos --checkpoint names.", none_word="file", metavar="NAME")
     checkpoint: str | None = setting(
         None, help="Its weights: a chanpos model.pt or a torchvision state dict (weights_only). "
         "Without it a chanpos model is first trained here on --source to its validation "
@@ -82,15 +90,38 @@ class AuditConfig(StoppingSettings, RunSettings):
         return self.checkpoint is None
 
 
+def _from_model_file(base: str | Mapping[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """A fresh run of a chanpos --checkpoint: the architecture, source and grid size its file
+    names replace the profile's (the command line still wins)."""
+    path = over.get("checkpoint")
+    if not isinstance(base, str) or path is None:
+        return over
+    from pathlib import Path
+
+    from ...models import ModelSpec, read_checkpoint
+
+    require_file("--checkpoint", path, "checkpoint file")
+    ckpt = read_checkpoint(Path(path))
+    if "chanpos_model" not in ckpt:
+        return over
+    spec = ModelSpec.from_plain(ckpt["chanpos_model"], str(path))
+    found = {"model": spec.name, "source": spec.meta.source, "grid_size": spec.meta.grid_size}
+    return {**{k: v for k, v in found.items() if v is not None}, **over}
+
+
 def audit_config(base: str | Mapping[str, Any] = "quick",
                  overrides: Mapping[str, Any] | None = None) -> AuditConfig:
-    """A profile name (or saved settings) + command-line values -> the config."""
-    cfg = resolve(AuditConfig, "audit", base, overrides)
-    check_distinct(cfg, "maps")
+    """A profile name (or saved settings) + command-line values -> the config; with a chanpos
+    model file, what it was trained on comes before the profile's values."""
+    cfg = resolve(AuditConfig, "audit", base, _from_model_file(base, dict(overrides or {})))
+    require_distinct(cfg, "maps")
     if cfg.stages is not None:
-        check_distinct(cfg, "stages")
-    check_data_root(cfg.data_root, download=cfg.download)
-    check_file("--checkpoint", cfg.checkpoint, "checkpoint file")
+        require_distinct(cfg, "stages")
+    require_data_root(cfg.data_root, download=cfg.download)
+    require_file("--checkpoint", cfg.checkpoint, "checkpoint file")
+    if cfg.model is None:
+        raise ChanposError("--model file needs a chanpos --checkpoint (which names its own "
+                           "architecture); otherwise give the architecture's name")
     if cfg.trains_model():
         from ...models import list_models
 
@@ -99,6 +130,6 @@ def audit_config(base: str | Mapping[str, Any] = "quick",
             raise ChanposError(f"--model {cfg.model} without --checkpoint: chanpos trains only "
                                "its own classifiers here (classifier, gapnet, permutenet); give "
                                "the trained weights with --checkpoint")
-        check_batches(cfg.train_samples or 2, cfg.batch_size, what="training",
+        require_batches(cfg.train_samples or 2, cfg.batch_size, what="training",
                       samples_flag="--train-samples")
     return finish_run_settings(cfg, 1)

@@ -7,22 +7,14 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from ..cells import run_cells
-from ..lifecycle import Experiment, Outcome
-from ..runs import RunFolder, machine_description
+from ...runs.cells import run_cells
+from ...runs.folders import RunFolder, machine_description
+from ...runs.lifecycle import Experiment, Outcome
+from .cells import train_model, trained_model
+from .claims import CLAIMS, audit_verdicts
 from .config import AuditConfig, audit_config
-from .prepare import (
-    AuditInputs,
-    TrainedModel,
-    fresh_copy,
-    layers,
-    prepare_audit,
-    sample_canvases,
-    train_model,
-    trained_model,
-)
-from .report import audit_verdicts, format_audit, plot_readout
-from .run import (
+from .prepare import AuditInputs, fresh_copy, layers, prepare_audit, sample_canvases
+from .probing import (
     build_controls,
     channel_stages,
     device_of,
@@ -31,8 +23,10 @@ from .run import (
     readout_rows,
     top_k_rows,
 )
+from .report import format_audit, plot_readout
+from .rows import AuditModelRow
 
-__all__ = ["EXPERIMENT", "run_audit"]
+__all__ = ["EXPERIMENT", "run_audit", "from_needs"]
 
 TILE = 32  # every classification source gives 32 px tiles
 
@@ -44,9 +38,9 @@ def run_audit(cfg: AuditConfig, inputs: AuditInputs, folder: RunFolder, log=prin
     training = None
     if inputs.model is None:
         (training,) = run_cells(cfg, [0], ["model"], train_model, (inputs, folder),
-                                folder=folder, row_type=TrainedModel, key_of=lambda r: r.key,
+                                folder=folder, row_type=AuditModelRow, key_of=lambda r: r.key,
                                 log=log, describe=lambda r: f"test top-1 {r.test_top1_pct:.1f} "
-                                f"%, {r.epochs} epochs")
+                                f"%, {r.training.epochs} epochs")
         model = trained_model(folder)
     else:
         model = inputs.model
@@ -73,7 +67,8 @@ def run_audit(cfg: AuditConfig, inputs: AuditInputs, folder: RunFolder, log=prin
     topk = top_k_rows(features[models.layer], orders[models.layer], models.layer, cfg)
     aligned = None if models.total_stride is None else TILE % models.total_stride == 0
     verdicts = audit_verdicts(reps, cfg, inputs.train.num_classes, aligned, training)
-    facts = {"origin": inputs.origin, "layer": models.layer, "stages": list(models.stages),
+    facts = {"model": inputs.name, "origin": inputs.origin, "layer": models.layer,
+             "stages": list(models.stages),
              "num_classes": inputs.train.num_classes, "total_stride": models.total_stride,
              "seconds": time.perf_counter() - start,
              "training": asdict(training) if training else None}
@@ -94,5 +89,13 @@ def _run(cfg: AuditConfig, inputs: AuditInputs, folder: RunFolder, log) -> Outco
                    [lambda p: plot_readout(out["readout"], cfg.maps, p / "readout_spc.png")])
 
 
+def from_needs(products: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Settings that audit the classifier another experiment offers (Table 1's GAPNet in
+    `chanpos reproduce`): its file, its architecture, and the data it was trained on."""
+    (offer,) = products.values()
+    return {"model": offer["model"], "checkpoint": offer["classifier"],
+            "source": offer["source"], "grid_size": offer["grid_size"], "seed": offer["seed"]}
+
+
 EXPERIMENT = Experiment(name="audit", config=audit_config, prepare=prepare_audit, run=_run,
-                        row=TrainedModel)
+                        row=AuditModelRow, claims=CLAIMS, from_needs=from_needs)

@@ -1,4 +1,4 @@
-"""The audit's verdicts, report.md and plots."""
+"""The audit's report.md and plots."""
 
 from __future__ import annotations
 
@@ -6,79 +6,15 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from ..claims import CLAIMS
-from ..reporting import fmt, new_figure, save_figure
-from ..runs import machine_description
-from ..validity import check
-from ..verdicts import Check, Verdict, judge, t_interval, verdict_table
+from ...runs.folders import machine_description
+from ...runs.reporting import Block, Report, figure, fmt, heading, new_figure, save_figure
+from ...verdicts import Verdict, verdict_table
+from .claims import CLAIMS
 from .config import AuditConfig
-from .run import CONTROLS, ChannelStage, ProbeReplicate, ReadoutRow, TopKRow
+from .probing import CONTROLS
+from .rows import ChannelStage, ProbeReplicate, ReadoutRow, TopKRow
 
-__all__ = ["audit_verdicts", "format_audit", "plot_readout", "OBJECT_MARGIN"]
-
-OBJECT_MARGIN = 10.0  # "close" = within this many points (as Table 1)
-REPLICATE = "probe replicate"  # its own canvases (tiles, cells) and probe fits
-
-
-def _converged(reps: list[ProbeReplicate]) -> Check:
-    stuck = [r.replicate for r in reps if not r.converged]
-    return check("converged", not stuck,
-                 "every linear probe's L-BFGS fit converged (gradient or step below "
-                 "tolerance)" if not stuck else
-                 f"the probes of replicates {stuck} hit their iteration limit: more canvases "
-                 "(--probe-samples) make the fit better posed")
-
-
-def _negative_control(reps: list[ProbeReplicate], chance: float, aligned: bool | None
-                      ) -> list[Check]:
-    """With circular padding and cells that move the feature map by whole positions, the
-    network is exactly shift-equivariant: its pooled vector cannot tell the cells apart, so a
-    probe that reads them there reads something other than the network's position."""
-    if not aligned:
-        return []
-    values = [r.circular_location for r in reps]
-    mean, lo, hi = t_interval(values)
-    ok = lo is not None and lo <= chance <= hi
-    return [check("negative_control", ok,
-                  f"the circular-padding twin's location probe: {mean:.1f} % [{lo:.1f}, "
-                  f"{hi:.1f}] against chance {chance:.1f} % (exact shift-equivariance)"
-                  + ("" if ok else ": the probe reads position where none can exist; more "
-                     "test canvases (--probe-test-samples) narrow the interval"))]
-
-
-def _learned(values: list[float], floor: float, what: str) -> Check:
-    mean, lo, _ = t_interval(values)
-    ok = lo is not None and lo > floor
-    return check("learned", ok, f"{what}: {mean:.1f} % (95 % lower bound {lo:.1f} %) against "
-                 f"{floor:.1f} %" + ("" if ok else ": nothing above chance to take away"))
-
-
-def audit_verdicts(reps: list[ProbeReplicate], cfg: AuditConfig, num_classes: int,
-                   aligned: bool | None, training: Any = None) -> list[Verdict]:
-    """The three audit claims over the probe replicates (each its own canvases and fit);
-    with `training` (the model was trained here) its plateau is checked too."""
-    chance = 100.0 / cfg.grid_size ** 2
-    converged = _converged(reps)
-    if training is not None:
-        converged = check(converged.check, converged.passed and training.plateaued,
-                          converged.detail + "; the audited model trained here "
-                          + (f"plateaued after {training.epochs} epochs" if training.plateaued
-                             else f"reached its {training.max_epochs}-epoch maximum still "
-                             "improving: raise --max-epochs"))
-    location = [r.location for r in reps]
-    pooled = judge(CLAIMS["audit.pooled_position"], [v - chance for v in location], REPLICATE,
-                   [converged, *_negative_control(reps, chance, aligned)])
-    order = judge(CLAIMS["audit.order_carries_position"],
-                  [r.location - r.location_shuffled for r in reps], REPLICATE,
-                  [converged, _learned(location, chance, "the location probe as is")])
-    semantics = judge(CLAIMS["audit.order_free_semantics"],
-                      [OBJECT_MARGIN - (r.objects - r.objects_shuffled) for r in reps],
-                      REPLICATE,
-                      [converged, _learned([r.objects for r in reps],
-                                           100.0 / num_classes + OBJECT_MARGIN,
-                                           "the class probe as is (chance + the margin)")])
-    return [pooled, order, semantics]
-
+__all__ = ["format_audit", "plot_readout"]
 
 def _mean(values: list[float]) -> str:
     if len(values) < 2:
@@ -86,7 +22,8 @@ def _mean(values: list[float]) -> str:
     return f"{statistics.fmean(values):.1f} ± {statistics.stdev(values):.1f}"
 
 
-def _probe_table(reps: list[ProbeReplicate], cfg: AuditConfig, num_classes: int) -> list[str]:
+def _probe_table(reps: list[ProbeReplicate], cfg: AuditConfig, num_classes: int,
+                 layer: str) -> list[Block]:
     k = cfg.grid_size
     rows = [("cell, as is", "location", 100 / k**2), ("cell, channels shuffled",
                                                        "location_shuffled", 100 / k**2),
@@ -94,9 +31,11 @@ def _probe_table(reps: list[ProbeReplicate], cfg: AuditConfig, num_classes: int)
             ("class, channels shuffled", "objects_shuffled", 100 / num_classes),
             ("cell, random-weight twin", "random_weights_location", 100 / k**2),
             ("cell, circular-padding twin", "circular_location", 100 / k**2)]
-    lines = [f"## 1. Position through global pooling, and channel order ({k}x{k} canvases)", "",
+    lines: list[Block] = [
+             heading(2, f"1. Position through global pooling, and channel order ({k}x{k} "
+                        "canvases)"), "",
              f"Linear probes (multinomial logistic regression, L-BFGS) on the pooled vector of "
-             f"`{{layer}}`: {cfg.probe_samples} training and {cfg.probe_test_samples} test "
+             f"`{layer}`: {cfg.probe_samples} training and {cfg.probe_test_samples} test "
              f"canvases per replicate, {len(reps)} replicates (each its own tiles, cells and "
              "fit). 'Shuffled': every vector's channels in a fresh random order, PermuteNet's "
              "view.", "", "| probe | test accuracy % (mean ± sd over replicates) | chance % |",
@@ -106,9 +45,9 @@ def _probe_table(reps: list[ProbeReplicate], cfg: AuditConfig, num_classes: int)
     return lines + [""]
 
 
-def _readout_table(rows: list[ReadoutRow], cfg: AuditConfig) -> list[str]:
+def _readout_table(rows: list[ReadoutRow], cfg: AuditConfig) -> list[Block]:
     stages = list(dict.fromkeys(r.stage for r in rows))
-    lines = ["## 2. Position readout per stage (PosENet)", "",
+    lines: list[Block] = [heading(2, "2. Position readout per stage (PosENet)"), "",
              f"A 3x3 convolution without padding, BatchNorm and a sigmoid on the features of "
              f"each stage (resized to {cfg.readout_size}x{cfg.readout_size}; 'all' = every "
              f"stage concatenated), trained on {cfg.readout_samples} images "
@@ -126,12 +65,12 @@ def _readout_table(rows: list[ReadoutRow], cfg: AuditConfig) -> list[str]:
             lines.append(f"| {control} | {stage} | " + " | ".join(
                 f"{fmt(by[m].spc, 3)} / {by[m].mae:.3f}" if m in by else "–"
                 for m in cfg.maps) + " |")
-    return lines + ["", "![SPC per stage](readout_spc.png)", ""]
+    return lines + ["", figure("SPC per stage", "readout_spc.png"), ""]
 
 
 def _channel_tables(stages: list[ChannelStage], topk: list[TopKRow], cfg: AuditConfig
-                    ) -> list[str]:
-    lines = ["## 3. Which channels hold position", "",
+                    ) -> list[Block]:
+    lines: list[Block] = [heading(2, "3. Which channels hold position"), "",
              "Flip scores per stage: mean |GAP(f(x)) − GAP(f(flip x))| over the readout's test "
              "images. 'Half mass': the fraction of channels (largest scores first) that holds "
              "half of the total score (0.5 = spread evenly, small = concentrated).", "",
@@ -157,28 +96,30 @@ def _channel_tables(stages: list[ChannelStage], topk: list[TopKRow], cfg: AuditC
 
 def format_audit(cfg: AuditConfig, facts: dict[str, Any], verdicts: list[Verdict],
                  reps: list[ProbeReplicate], readout: list[ReadoutRow],
-                 stages: list[ChannelStage], topk: list[TopKRow]) -> str:
+                 stages: list[ChannelStage], topk: list[TopKRow]) -> Report:
     """report.md: verdicts, then the three parts."""
-    lines = [f"# Audit of `{cfg.model}`: how much position it encodes, where, in which channels",
-             "", f"Weights: {facts['origin']} · source `{cfg.source}` · probed layer "
-             f"`{facts['layer']}` · stages {', '.join(f'`{s}`' for s in facts['stages'])} · "
-             f"{facts['seconds']:.0f} s", f"Machine: {machine_description()}", "",
-             "Islam et al., ICCV 2021 (Claim 1: position lives in the channel order of the pooled "
-             "vector) and Islam, Jia, Bruce, ICLR 2020 (PosENet readout), asked of this model.",
-             "", "## Verdicts", "", *verdict_table(verdicts, CLAIMS),
-             "Replicates: the model is fixed (the claims are about it); each replicate draws "
-             "its own training and test canvases and fits its own probes, so the interval is "
-             "over what the measurement adds: canvas draws and probe fits.", ""]
+    lines: list[Block] = [
+        heading(1, f"Audit of `{facts['model']}`: how much position it encodes, where, in "
+                   "which channels"),
+        "", f"Weights: {facts['origin']} · source `{cfg.source}` · probed layer "
+        f"`{facts['layer']}` · stages {', '.join(f'`{s}`' for s in facts['stages'])} · "
+        f"{facts['seconds']:.0f} s", f"Machine: {machine_description()}", "",
+        "Islam et al., ICCV 2021 (Claim 1: position lives in the channel order of the pooled "
+        "vector) and Islam, Jia, Bruce, ICLR 2020 (PosENet readout), asked of this model.",
+        "", heading(2, "Verdicts"), "", *verdict_table(verdicts, CLAIMS),
+        "Replicates: the model is fixed (the claims are about it); each replicate draws "
+        "its own training and test canvases and fits its own probes, so the interval is "
+        "over what the measurement adds: canvas draws and probe fits.", ""]
     if facts.get("training"):
         t = facts["training"]
-        lines += [f"Trained here: {t['epochs']} epochs of at most {t['max_epochs']} "
-                  f"({'plateaued' if t['plateaued'] else 'NO plateau'}), test top-1 "
+        fit = t["training"]
+        lines += [f"Trained here: {fit['epochs']} epochs of at most {fit['max_epochs']} "
+                  f"({'plateaued' if fit['plateaued'] else 'NO plateau'}), test top-1 "
                   f"{t['test_top1_pct']:.1f} %.", ""]
-    lines += [line.replace("{layer}", facts["layer"])
-              for line in _probe_table(reps, cfg, facts["num_classes"])]
+    lines += _probe_table(reps, cfg, facts["num_classes"], facts["layer"])
     lines += _readout_table(readout, cfg)
     lines += _channel_tables(stages, topk, cfg)
-    return "\n".join(lines)
+    return Report(lines)
 
 
 def plot_readout(rows: list[ReadoutRow], maps: tuple[str, ...], path: Path) -> Path:

@@ -9,10 +9,11 @@ from typing import Any
 
 from ...errors import ChanposError
 from ...names import BUILT_IN_SOURCES, PADDING_MODES, TASKS
-from ..checks import MAX_SEED, check_batches, check_data_root, check_distinct
-from ..run_settings import RunSettings, finish_run_settings
-from ..settings import resolve, setting
-from ..stopping import StoppingSettings
+from ...runs.compose import resolve
+from ...runs.plateau import PlateauSettings
+from ...runs.settings import setting
+from ...runs.shared import RunSettings, finish_run_settings
+from ...runs.validate import MAX_SEED, require_batches, require_data_root, require_distinct
 
 __all__ = ["TABLE1_MODELS", "Table1Config", "table1_config", "VALID_MIN_CANVAS", "TILE"]
 
@@ -30,7 +31,7 @@ def _classification_sources() -> list[str]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Table1Config(StoppingSettings, RunSettings):
+class Table1Config(PlateauSettings, RunSettings):
     """Everything a Table 1 run needs, resolved from a profile and command-line values."""
 
     source: str = setting(
@@ -122,11 +123,11 @@ def table1_config(base: str | Mapping[str, Any] = "quick",
 
 def _validate(cfg: Table1Config) -> None:
     for name in ("models", "paddings", "tasks", "grid_sizes", "seeds"):
-        check_distinct(cfg, name)
-    check_data_root(cfg.data_root, download=cfg.download)
+        require_distinct(cfg, name)
+    require_data_root(cfg.data_root, download=cfg.download)
     for task in cfg.tasks:
         n = cfg.train_samples(task)
-        check_batches(n if n is not None else 2, cfg.batch_size, what="training",
+        require_batches(n if n is not None else 2, cfg.batch_size, what="training",
                       samples_flag=f"--{task}-train-samples")
     for task, paddings, sizes in (("location", cfg.paddings, cfg.grid_sizes),
                                   ("object", cfg.object_paddings, cfg.object_grid_sizes)):

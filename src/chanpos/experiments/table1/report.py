@@ -1,4 +1,4 @@
-"""Table 1's verdicts, report.md and bar chart (Islam et al., ICCV 2021, Table 1)."""
+"""Table 1's report.md, results.json and plots (Islam et al., ICCV 2021, Table 1)."""
 
 from __future__ import annotations
 
@@ -6,87 +6,25 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from ...models.padding import PADDING_MODES
-from ..claims import CLAIMS
-from ..reporting import fmt, new_figure, plot_validation_curves, save_figure
-from ..runs import machine_description
-from ..validity import Fit, check, converged_check
-from ..verdicts import Check, Verdict, judge, t_interval, verdict_table
+from ...names import PADDING_MODES
+from ...runs.folders import machine_description
+from ...runs.reporting import (
+    Block,
+    Report,
+    figure,
+    fmt,
+    heading,
+    new_figure,
+    plot_validation_curves,
+    save_figure,
+)
+from ...verdicts import Verdict, verdict_table
+from .claims import CLAIMS
 from .config import Table1Config
-from .run import Table1Row
+from .rows import Table1Row
+from .rows import select as _sel
 
-__all__ = ["table1_verdicts", "format_table1", "plot_table1", "plot_table1_curves",
-           "table1_results"]
-
-OBJECT_MARGIN = 10.0  # "close" = PermuteNet within this many points of GAPNet (claims.py)
-
-
-def _sel(rows: list[Table1Row], **match: Any) -> list[Table1Row]:
-    return [r for r in rows if all(getattr(r, k) == v for k, v in match.items())]
-
-
-def _paired(rows: list[Table1Row], task: str) -> list[float]:
-    """Per training seed: 100 * (GAPNet right − PermuteNet right), averaged over the test
-    canvases and every grid size run with zero padding (both models see the same canvases)."""
-    out: list[float] = []
-    for seed in sorted({r.seed for r in rows}):
-        diffs: list[int] = []
-        for g in _sel(rows, model="gapnet", padding="zeros", task=task, seed=seed):
-            p = _sel(rows, model="permutenet", padding="zeros", task=task, seed=seed,
-                     grid_size=g.grid_size)
-            if p and len(p[0].correct) == len(g.correct):
-                diffs += [int(a) - int(b) for a, b in zip(g.correct, p[0].correct, strict=True)]
-        if diffs:
-            out.append(100.0 * sum(diffs) / len(diffs))
-    return out
-
-
-def _converged(rows: list[Table1Row], task: str, cfg: Table1Config) -> Check:
-    sel = _sel(rows, padding="zeros", task=task)
-    return converged_check([Fit(f"{r.model} k={r.grid_size} seed {r.seed}", r.epochs, r.max_epochs,
-                                r.plateaued) for r in sel],
-                           cfg.stopping_rule(cfg.task_stopping(task)))
-
-
-def _gapnet_learned(rows: list[Table1Row]) -> Check:
-    """GAPNet must be clearly above chance on the object task before "PermuteNet comes close
-    to it" means anything: its accuracy's 95 % lower bound above chance + the margin."""
-    sel = _sel(rows, model="gapnet", padding="zeros", task="object")
-    per_seed = [statistics.fmean(r.accuracy_pct for r in sel if r.seed == s)
-                for s in sorted({r.seed for r in sel})]
-    if len(per_seed) < 2:
-        return check("learned", False, "fewer than 2 seeds of GAPNet on the object task with "
-                     "zero padding: no interval")
-    mean, lo, _ = t_interval(per_seed)
-    chance = sel[0].chance_pct
-    need = chance + OBJECT_MARGIN
-    return check("learned", lo is not None and lo > need,
-                 f"GAPNet object accuracy {mean:.1f} % (95 % lower bound {lo:.1f} %) against "
-                 f"chance {chance:.1f} % + the {OBJECT_MARGIN:g}-point closeness margin = "
-                 f"{need:.1f} %" + ("" if lo is not None and lo > need else
-                                    ": train longer or on more tiles until GAPNet learns the "
-                                    "classes"))
-
-
-def table1_verdicts(rows: list[Table1Row], cfg: Table1Config) -> list[Verdict]:
-    """`table1.location` and `table1.object` where both models ran with zero padding.
-
-    Replicates are training seeds (GAPNet and PermuteNet of one seed are paired: the same
-    test canvases), each averaged over every grid size run. Checks: every model behind a
-    verdict plateaued; for the object task, GAPNet learned the classes.
-    """
-    out = []
-    loc = _paired(rows, "location")
-    if loc:
-        out.append(judge(CLAIMS["table1.location"], loc, "training seed",
-                         [_converged(rows, "location", cfg)]))
-    obj = _paired(rows, "object")
-    if obj:
-        out.append(judge(CLAIMS["table1.object"], [OBJECT_MARGIN - d for d in obj],
-                         "training seed", [_converged(rows, "object", cfg),
-                                           _gapnet_learned(rows)]))
-    return out
-
+__all__ = ["format_table1", "plot_table1", "plot_table1_curves", "table1_results"]
 
 _PADDING_WHY = {
     "circular": ("With circular padding and cells that move the feature map by whole positions "
@@ -134,14 +72,15 @@ def _padding_note(rows: list[Table1Row], padding: str) -> str | None:
     return f"- **{padding}** — {parts}. {what} {chance_text if near_chance else above_text}"
 
 
-def _task_table(rows: list[Table1Row], cfg: Table1Config, task: str) -> list[str]:
+def _task_table(rows: list[Table1Row], cfg: Table1Config, task: str) -> list[Block]:
     sel = _sel(rows, task=task)
     if not sel:
         return []
     label = "cell index" if task == "location" else "source class"
-    lines = [f"## {task.capitalize()} task (label = {label}; lr {cfg.lr(task)}, "
-             f"{sel[0].train_samples} training tiles, {sel[0].val_samples} validation tiles, "
-             f"{len(sel[0].correct)} test canvases)", "",
+    lines: list[Block] = [
+             heading(2, f"{task.capitalize()} task (label = {label}; lr {cfg.lr(task)}, "
+                     f"{sel[0].train_samples} training tiles, {sel[0].val_samples} validation "
+                     f"tiles, {len(sel[0].correct)} test canvases)"), "",
              f"Test accuracy, mean over {len(cfg.seeds)} seed{'s' if len(cfg.seeds) > 1 else ''}"
              " (per seed in brackets: accuracy/epochs trained, '!' = no plateau).", "",
              "| grid | padding | " + " | ".join(f"{m} acc %" for m in cfg.models)
@@ -152,8 +91,8 @@ def _task_table(rows: list[Table1Row], cfg: Table1Config, task: str) -> list[str
         accs = []
         for m in cfg.models:
             hit = _sel(sel, grid_size=k, padding=pad, model=m)
-            seeds = " ".join(f"{r.accuracy_pct:.0f}/{r.epochs}{'' if r.plateaued else '!'}"
-                             for r in hit)
+            seeds = " ".join(f"{r.accuracy_pct:.0f}/{r.training.epochs}"
+                             f"{'' if r.training.plateaued else '!'}" for r in hit)
             accs.append(f"{fmt(_mean_acc(hit))} ({seeds})" if hit else "–")
         chance = _sel(sel, grid_size=k, padding=pad)[0].chance_pct
         lines.append(f"| {k}x{k} | {pad} | " + " | ".join(accs) + f" | {chance:.1f} |")
@@ -169,10 +108,10 @@ def _rules(cfg: Table1Config) -> str:
 
 
 def format_table1(rows: list[Table1Row], cfg: Table1Config, verdicts: list[Verdict],
-                  seconds: float) -> str:
+                  seconds: float) -> Report:
     """report.md: the verdict table first, then our tables by task and the padding notes."""
-    lines = [
-        "# Table 1 — position information through global average pooling",
+    lines: list[Block] = [
+        heading(1, "Table 1 — position information through global average pooling"),
         "",
         "Islam et al., ICCV 2021, Table 1: GAPNet (no fully connected layer) vs PermuteNet "
         "(pooled channels shuffled at every pass) on the grid setting.",
@@ -185,7 +124,7 @@ def format_table1(rows: list[Table1Row], cfg: Table1Config, verdicts: list[Verdi
         "training split.",
         f"Machine: {machine_description()}",
         "",
-        "## Verdicts",
+        heading(2, "Verdicts"),
         "",
         *(verdict_table(verdicts, CLAIMS) if verdicts else
           ["(no claim measured: both models with zeros padding are needed)"]),
@@ -194,17 +133,19 @@ def format_table1(rows: list[Table1Row], cfg: Table1Config, verdicts: list[Verdi
     for task in cfg.tasks:
         lines += _task_table(rows, cfg, task)
     notes = [n for n in (_padding_note(rows, p) for p in PADDING_MODES if p != "zeros") if n]
-    lines += ["## Paddings other than zeros", "", *(notes or ["(only zero padding was run)"]), "",
+    lines += [heading(2, "Paddings other than zeros"), "",
+              *(notes or ["(only zero padding was run)"]), "",
               "PermuteNet draws a new channel permutation at every forward pass, so its linear "
               "layer can only use order-free statistics of the pooled vector; any accuracy above "
-              "chance comes from those.", "", "![Table 1 bar chart](table1.png)", "",
-              "![validation curves](validation_curves.png)", ""]
-    return "\n".join(lines)
+              "chance comes from those.", "", figure("Table 1 bar chart", "table1.png"), "",
+              figure("validation curves", "validation_curves.png"), ""]
+    return Report(lines)
 
 
 def plot_table1_curves(rows: list[Table1Row], path: Path) -> Path:
     """Validation accuracy per epoch of every cell, one panel per task."""
-    groups = {f"{task} task": [(f"{r.model} k={r.grid_size} {r.padding} s{r.seed}", r.val_history)
+    groups = {f"{task} task": [(f"{r.model} k={r.grid_size} {r.padding} s{r.seed}",
+                                r.training.history)
                                for r in _sel(rows, task=task)] for task in ("location", "object")}
     return plot_validation_curves(groups, path)
 

@@ -1,5 +1,5 @@
-"""Table 2's settings (Islam et al., ICCV 2021) and those of `chanpos consistency`: frozen
-config dataclasses, each field one setting (flag, profile key, config.yaml key, results key)."""
+"""Table 2's settings (Islam et al., ICCV 2021): a frozen config dataclass, each field one
+setting (flag, profile key, config.yaml key, results key)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...names import BACKBONES, BUILT_IN_SOURCES, OPTIMIZERS, SCHEDULES, SHIFT_MODES
-from ..checks import MAX_SEED, check_data_root, check_distinct, check_file
-from ..run_settings import RunSettings, finish_run_settings
-from ..settings import resolve, setting
-from ..stopping import StoppingSettings
+from ...runs.compose import resolve
+from ...runs.plateau import PlateauSettings
+from ...runs.settings import setting
+from ...runs.shared import RunSettings, finish_run_settings
+from ...runs.validate import MAX_SEED, require_data_root, require_distinct
 
-__all__ = ["MethodSpec", "TABLE2_METHODS", "Table2Config", "table2_config", "ConsistencyConfig",
-           "consistency_config"]
+__all__ = ["MethodSpec", "TABLE2_METHODS", "Table2Config", "table2_config"]
 
 
 @dataclass(frozen=True)
@@ -42,14 +42,8 @@ def _table2_sources() -> list[str]:
     return source_names("classification", "folder")
 
 
-def _classification_sources() -> list[str]:
-    from ...data import source_names
-
-    return source_names("classification")
-
-
 @dataclass(frozen=True, kw_only=True)
-class Table2Config(StoppingSettings, RunSettings):
+class Table2Config(PlateauSettings, RunSettings):
     """Everything a Table 2 run needs, resolved from a profile and command-line values."""
 
     sources: tuple[str, ...] = setting(
@@ -118,42 +112,7 @@ def table2_config(base: str | Mapping[str, Any] = "quick",
     """A profile name (or saved settings) + command-line values -> the config."""
     cfg = resolve(Table2Config, "table2", base, overrides)
     for name in ("sources", "methods", "seeds"):
-        check_distinct(cfg, name)
+        require_distinct(cfg, name)
     cfg.check_schedule(cfg.schedule)
-    check_data_root(cfg.data_root, download=cfg.download)
+    require_data_root(cfg.data_root, download=cfg.download)
     return finish_run_settings(cfg, len(cfg.cells()))
-
-
-@dataclass(frozen=True, kw_only=True)
-class ConsistencyConfig:
-    """What `chanpos consistency` measures: which checkpoint, on which data, which protocol."""
-
-    checkpoint: str = setting(help="A trained chanpos classifier: model.pt from a table2 run "
-                              "(or its .ckpt).", metavar="FILE")
-    source: str = setting("shapes-hard", help="Test data: the source the checkpoint was "
-                          f"trained on ({', '.join(BUILT_IN_SOURCES['classification'])}).",
-                          choices=_classification_sources, what="source")
-    data_root: str | None = setting(None, help="Folder holding the real dataset.",
-                                    metavar="DIR")
-    download: bool = setting(False, help="Allow downloading the dataset into --data-root.")
-    max_shift: int = setting(4, help="Largest shift in pixels per axis.", minimum=0)
-    shift_mode: str = setting("zeros", help="Padding of shifted images.", choices=SHIFT_MODES,
-                              what="shift mode")
-    pairs: int = setting(3, help="Shift pairs per test image.", minimum=1)
-    seed: int = setting(0, help="Seed of the shift draws.", minimum=0, maximum=MAX_SEED)
-    test_samples: int | None = setting(None, help="Test images (all = every one).", minimum=1,
-                                       none_word="all", metavar="N|all")
-    batch_size: int = setting(250, help="Evaluation batch size.", minimum=1)
-    accelerator: str = setting("auto", help="Where to evaluate: auto (a GPU if there is one) "
-                               "or cpu.", choices=("auto", "cpu", "gpu", "cuda"),
-                               what="accelerator")
-
-
-def consistency_config(base: str | Mapping[str, Any] = "",
-                       overrides: Mapping[str, Any] | None = None) -> ConsistencyConfig:
-    """Checked settings from command-line values (`base` holds saved settings, if any)."""
-    values = dict(base) if isinstance(base, Mapping) else {}
-    cfg = resolve(ConsistencyConfig, "consistency", values, overrides, complete=bool(values))
-    check_file("--checkpoint", cfg.checkpoint, "checkpoint file")
-    check_data_root(cfg.data_root, download=cfg.download)
-    return cfg

@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import statistics
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..claims import CLAIMS
-from ..reporting import new_figure, plot_validation_curves, save_figure
-from ..runs import machine_description
-from ..validity import Fit, check, converged_check
-from ..verdicts import Check, Verdict, judge, t_interval, verdict_table
+from ...runs.folders import machine_description
+from ...runs.reporting import (
+    Block,
+    Report,
+    figure,
+    heading,
+    new_figure,
+    plot_validation_curves,
+    save_figure,
+)
+from ...verdicts import Verdict, t_interval, verdict_table
+from .claims import CLAIMS, paired
 from .config import TABLE2_METHODS, Table2Config
-from .run import Table2Row
+from .rows import Table2Row
 
-__all__ = ["PAPER_TABLE2", "CEILING", "summarise_table2", "paired", "table2_verdicts",
-           "format_table2", "plot_table2", "plot_table2_curves", "table2_results"]
+__all__ = ["PAPER_TABLE2", "summarise_table2", "format_table2", "plot_table2",
+           "plot_table2_curves", "table2_results"]
 
-CEILING = 95.0  # consistency (%) above which a gain of the paper's size cannot show
 # The paper's Table 2 (ResNet-18), consistency in percent: baseline -> AugShift.
 PAPER_TABLE2: dict[str, tuple[float, float]] = {"cifar10": (90.8, 94.8), "cifar100": (70.1, 85.6)}
 
@@ -37,55 +42,14 @@ def summarise_table2(rows: list[Table2Row]) -> list[dict[str, Any]]:
         cons = [r.consistency_pct for r in sel]
         out.append({
             "source": source, "method": method, "seeds": [r.seed for r in sel],
-            "epochs": [r.epochs for r in sel], "plateaued": [r.plateaued for r in sel],
+            "epochs": [r.training.epochs for r in sel],
+            "plateaued": [r.training.plateaued for r in sel],
             "top1_mean": round(statistics.fmean(top1), 2), "top1_std": round(_sd(top1), 2),
             "consistency_mean": round(statistics.fmean(cons), 2),
             "consistency_std": round(_sd(cons), 2),
             "seconds_mean": round(statistics.fmean([r.seconds for r in sel]), 1),
         })
     return out
-
-
-def paired(rows: list[Table2Row], source: str, a: str, b: str, metric: str) -> list[float]:
-    """Per seed that ran both methods: `metric` of method `a` minus that of method `b`."""
-    by = {(r.method, r.seed): getattr(r, metric) for r in rows if r.source == source}
-    seeds = sorted({s for m, s in by if m == a} & {s for m, s in by if m == b})
-    return [by[(a, s)] - by[(b, s)] for s in seeds]
-
-
-def table2_verdicts(rows: list[Table2Row], cfg: Table2Config) -> list[Verdict]:
-    """`table2.consistency` (AugShift − baseline) and `table2.vs_equal_compute` (AugShift −
-    baseline-2x): consistency points paired by training seed, one verdict per source (the claim
-    id gets a `.<source>` suffix when several sources ran). Checks: every compared model
-    plateaued, and the compared method is below the consistency ceiling."""
-    sources = list(dict.fromkeys(r.source for r in rows))
-    out = []
-    for source in sources:
-        suffix = f".{source}" if len(sources) > 1 else ""
-        for claim, other in (("table2.consistency", "baseline"),
-                             ("table2.vs_equal_compute", "baseline-2x")):
-            diffs = paired(rows, source, "augshift", other, "consistency_pct")
-            if diffs:
-                sel = [r for r in rows if r.source == source and r.method in ("augshift", other)]
-                checks = [converged_check([Fit(f"{r.method} seed {r.seed}", r.epochs,
-                                               r.max_epochs, r.plateaued) for r in sel],
-                                          cfg.stopping_rule()),
-                          _below_ceiling(rows, source, other)]
-                v = judge(CLAIMS[claim], diffs, "training seed", checks)
-                out.append(replace(v, claim=v.claim + suffix))
-    return out
-
-
-def _below_ceiling(rows: list[Table2Row], source: str, method: str) -> Check:
-    """The compared method must leave room for AugShift to gain: its mean consistency at
-    most `CEILING` (a baseline at 99 % cannot show a gain of the paper's size)."""
-    values = [r.consistency_pct for r in rows if r.source == source and r.method == method]
-    mean = statistics.fmean(values)
-    return check("below_ceiling", mean <= CEILING,
-                 f"{method} consistency {mean:.2f} % (mean of {len(values)} seeds) against the "
-                 f"{CEILING:g} % ceiling" + ("" if mean <= CEILING else
-                                             ": make the task harder (a larger --max-shift) so "
-                                             "that consistency is not saturated"))
 
 
 def _pm(mean: float, std: float, n: int) -> str:
@@ -98,10 +62,10 @@ def _ci_text(values: list[float]) -> str:
 
 
 def _source_section(rows: list[Table2Row], summary: list[dict[str, Any]], cfg: Table2Config,
-                    source: str) -> list[str]:
+                    source: str) -> list[Block]:
     sel = [s for s in summary if s["source"] == source]
     n_train = "all" if cfg.train_samples is None else str(cfg.train_samples)
-    lines = [f"## {source} ({n_train} training images)", "",
+    lines: list[Block] = [heading(2, f"{source} ({n_train} training images)"), "",
              "| method | epochs per seed ('!' = no plateau) | top-1 % (mean ± std) | consistency % "
              "| seconds/run |", "|---|---|---|---|---|"]
     for s in sel:
@@ -139,11 +103,11 @@ def _networks(cfg: Table2Config) -> str:
 
 
 def format_table2(rows: list[Table2Row], cfg: Table2Config, verdicts: list[Verdict],
-                  seconds: float) -> str:
+                  seconds: float) -> Report:
     """report.md: verdicts, protocol, mean ± std per method, paired differences, per-seed rows."""
     summary = summarise_table2(rows)
-    lines = [
-        "# Table 2 — AugShift: a loss that makes the pooled latent shift-invariant",
+    lines: list[Block] = [
+        heading(1, "Table 2 — AugShift: a loss that makes the pooled latent shift-invariant"),
         "",
         f"Profile `{cfg.profile}` · {_networks(cfg)} · {cfg.stopping_rule()}, on "
         f"{cfg.val_samples} validation images held out of the training split · batch "
@@ -154,7 +118,7 @@ def format_table2(rows: list[Table2Row], cfg: Table2Config, verdicts: list[Verdi
         f"({cfg.jobs} at a time, {cfg.threads} thread{'s' if cfg.threads > 1 else ''} each)",
         f"Machine: {machine_description()}",
         "",
-        "## Verdicts",
+        heading(2, "Verdicts"),
         "",
         *(verdict_table(verdicts, CLAIMS) if verdicts else
           ["(no claim measured: augshift and baseline (or baseline-2x) must both run)"]),
@@ -176,7 +140,7 @@ def format_table2(rows: list[Table2Row], cfg: Table2Config, verdicts: list[Verdi
     ]
     for source in cfg.sources:
         lines += _source_section(rows, summary, cfg, source)
-    lines += ["## The paper's numbers beside ours", "",
+    lines += [heading(2, "The paper's numbers beside ours"), "",
               "| data set | who | baseline consistency % | AugShift consistency % | change |",
               "|---|---|---|---|---|"]
     for src, (b, a) in PAPER_TABLE2.items():
@@ -191,9 +155,9 @@ def format_table2(rows: list[Table2Row], cfg: Table2Config, verdicts: list[Verdi
                          f"{_pm(aug['consistency_mean'], aug['consistency_std'], n)} | "
                          f"{aug['consistency_mean'] - base['consistency_mean']:+.2f} |")
     lines += ["", "Built-in data is not CIFAR: compare the direction and size of the change, "
-              "not the absolute numbers.", "", "![accuracy vs consistency](table2.png)", "",
-              "![validation curves](validation_curves.png)", ""]
-    return "\n".join(lines)
+              "not the absolute numbers.", "", figure("accuracy vs consistency", "table2.png"), "",
+              figure("validation curves", "validation_curves.png"), ""]
+    return Report(lines)
 
 
 def plot_table2(rows: list[Table2Row], path: Path) -> Path:
@@ -242,5 +206,5 @@ def plot_table2_curves(rows: list[Table2Row], path: Path) -> Path:
     """Validation top-1 per epoch of every run, one panel per method."""
     groups = {f"{r.source} {r.method}": [] for r in rows}
     for r in rows:
-        groups[f"{r.source} {r.method}"].append((f"seed {r.seed}", r.val_history))
+        groups[f"{r.source} {r.method}"].append((f"seed {r.seed}", r.training.history))
     return plot_validation_curves(groups, path, ylabel="validation top-1 %")

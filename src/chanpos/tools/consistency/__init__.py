@@ -1,0 +1,1 @@
+"""`chanpos consistency`: top-1 and shift consistency (Zhang 2019) of a trained classifier."""

@@ -1,0 +1,81 @@
+"""`chanpos consistency`: top-1 and shift consistency (Zhang 2019) of a trained chanpos
+classifier checkpoint, the Table 2 metric on a user's own model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+
+from ...data import TileDataset, load_source
+from ...errors import ChanposError
+from ...models import ModelSpec, load_model_checkpoint
+from ...ops import Normalise, check_shift, eval_device
+from ...probes.invariance import shift_consistency, shift_protocol
+from ...runs.folders import RunFolder, machine_description
+from ...runs.lifecycle import Experiment, Outcome
+from ...runs.reporting import Report, heading
+from .config import ConsistencyConfig, consistency_config
+
+__all__ = ["EXPERIMENT", "measure", "Prepared"]
+
+
+@dataclass
+class Prepared:
+    """The loaded model, its spec, the test images and the source they come from."""
+
+    model: Any
+    spec: ModelSpec
+    test: Any
+    source: str
+
+
+def _prepare(cfg: ConsistencyConfig) -> Prepared:
+    model, spec = load_model_checkpoint(Path(cfg.checkpoint), expect="classifier")
+    source = cfg.source or spec.meta.source
+    if source is None:
+        raise ChanposError(f"{cfg.checkpoint} does not say which source it was trained on "
+                           "(a model file of an older chanpos); pass --source")
+    test = load_source(source, split="test", data_root=cfg.data_root,
+                       download=cfg.download, num_samples=cfg.test_samples)
+    outputs = getattr(model, "num_classes", None)
+    if outputs != test.num_classes:
+        raise ChanposError(f"{cfg.checkpoint} predicts {outputs} classes but source "
+                           f"{source!r} has {test.num_classes}; pass the --source it was "
+                           "trained on")
+    check_shift(cfg.max_shift, cfg.shift_mode, tuple(test.images.shape[-2:]))
+    return Prepared(model, spec, test, source)
+
+
+def measure(cfg: ConsistencyConfig, model: Any, test: Any) -> dict[str, Any]:
+    """`shift_consistency`'s dict for `model` on `test` under the protocol of `cfg`."""
+    dev = eval_device(cfg.accelerator)
+    normalise = Normalise(test.mean, test.std)
+    batches = [(normalise(x), y) for x, y, _ in DataLoader(
+        TileDataset(test), batch_size=cfg.batch_size, collate_fn=TileDataset.collate)]
+    return shift_consistency(model.to(dev), batches, cfg.max_shift, cfg.shift_mode,
+                             pairs=cfg.pairs, seed=cfg.seed, device=dev)
+
+
+def _run(cfg: ConsistencyConfig, prepared: Prepared, folder: RunFolder, log) -> Outcome:
+    spec = prepared.spec
+    with torch.no_grad():
+        r = measure(cfg, prepared.model, prepared.test)
+    told = "" if cfg.source else " (from the model file)"
+    results = {"experiment": "consistency", "checkpoint": cfg.checkpoint,
+               "model": spec.to_plain(), "source": prepared.source,
+               "machine": machine_description(), **r}
+    report = Report([
+        heading(1, f"Shift consistency of `{cfg.checkpoint}`"), "",
+        f"Model: {spec.describe()} · source `{prepared.source}`{told}, {r['images']} test "
+        "images",
+        f"Protocol: {shift_protocol(cfg.max_shift, cfg.shift_mode, cfg.pairs, cfg.seed)}",
+        "", "| top-1 % | consistency % |", "|---|---|",
+        f"| {r['top1_pct']:.2f} | {r['consistency_pct']:.2f} |", ""])
+    return Outcome(results, report)
+
+
+EXPERIMENT = Experiment(name="consistency", config=consistency_config, prepare=_prepare, run=_run)
