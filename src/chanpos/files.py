@@ -72,7 +72,14 @@ def atomic_save(path: str | Path, write: Callable[[str], object]) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        write(tmp)
+        try:
+            write(tmp)
+        except RuntimeError as exc:  # torch.save reports a failed write (a full disk) this way
+            if "write" not in str(exc).lower():
+                raise
+            import errno
+
+            raise OSError(errno.ENOSPC, "writing failed (is the disk full?)", str(path)) from None
         os.chmod(tmp, umask_mode())
         os.replace(tmp, path)
     finally:

@@ -24,7 +24,7 @@ TINY = {
 CASES = [
     # out of range
     ("table1", ["--max-epochs", "0"], "--max-epochs must be a whole number >= 1"),
-    ("table1", ["--grid-sizes", "1"], "--grid-sizes must be a whole number >= 2"),
+    ("table1", ["--grid-sizes", "1"], "--grid-sizes must be a whole number from 2 to 64"),
     ("table1", ["--seeds", "-1"], "--seeds must be a whole number from 0"),
     ("table1", ["--seeds", "1,1"], "--seeds has duplicates: 1, 1"),
     ("table1", ["--patience", "1"], "--patience must be a whole number >= 2"),

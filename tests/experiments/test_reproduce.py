@@ -19,7 +19,7 @@ def test_smoke_reproduce_reports_every_claim(tmp_path: Path) -> None:
     claims = [v["claim"] for v in doc["verdicts"]]
     assert claims == ["table1.location", "table1.object", "table2.consistency",
                       "table2.vs_equal_compute", "figure4", "figure6", "audit.pooled_position",
-                      "audit.order_carries_position", "audit.order_free_semantics"]
+                      "audit.order_carries_position"]
     for v in doc["verdicts"]:
         if not v["claim"].startswith("audit."):  # probes of a frozen model have no epochs
             assert v["verdict"] == "inconclusive"  # smoke budgets never plateau

@@ -67,8 +67,8 @@ def test_table1_tiny_run_writes_a_valid_run_folder(tmp_path: Path) -> None:
         (["--source", "colour"], "unknown source 'colour'"),
         (["--paddings", "mirror"], "unknown padding 'mirror'"),
         (["--models", "vgg"], "unknown model 'vgg'"),
-        (["--grid-sizes", "0"], "--grid-sizes must be a whole number >= 2"),
-        (["--grid-sizes", "1"], "--grid-sizes must be a whole number >= 2"),
+        (["--grid-sizes", "0"], "--grid-sizes must be a whole number from 2 to 64"),
+        (["--grid-sizes", "1"], "--grid-sizes must be a whole number from 2 to 64"),
         (["--tasks", "colour"], "unknown task 'colour'"),
         (["--source", "cifar10"], "needs --data-root"),
         (["--source", "cifar10", "--data-root", "EMPTY"], "not found; point --data-root"),
@@ -140,3 +140,42 @@ def test_compile_trains_through_inductor_and_saves_plain_keys(tmp_path: Path) ->
     assert res.exit_code == 0, res.output
     (ckpt,) = tmp_path.glob("*/cells/*/model.pt")
     load_model_checkpoint(ckpt)  # plain keys, no torch.compile wrapper prefix
+
+
+def _t1row(model: str, task: str, seed: int, correct: str, plateaued: bool = True):
+    from chanpos.experiments.table1.rows import Table1Row
+    from chanpos.training.options import FitResult
+
+    acc = round(100 * correct.count("1") / len(correct), 2)
+    return Table1Row(model=model, padding="zeros", grid_size=2, task=task, accuracy_pct=acc,
+                     chance_pct=25.0 if task == "location" else 10.0,
+                     training=FitResult(9, 50, plateaued, (1.0,) * 9, gains=(0.2,)),
+                     train_samples=10, val_samples=4, seconds=1.0, seed=seed, lr=0.01,
+                     correct=correct)
+
+
+def test_table1_verdicts_by_hand() -> None:
+    from chanpos.experiments.table1.claims import table1_verdicts
+    from chanpos.experiments.table1.config import table1_config
+
+    cfg = table1_config("smoke", {"tasks": ("location", "object")})
+    rows = []
+    # location: GAPNet right on 4 of 4 canvases, PermuteNet on 1, 2, 1 -> 75, 50, 75 points
+    for seed, perm in ((0, "1000"), (1, "1100"), (2, "0010")):
+        rows += [_t1row("gapnet", "location", seed, "1111"), _t1row("permutenet", "location",
+                                                                      seed, perm)]
+    # object: GAPNet 4/4, PermuteNet 3/4 every seed -> a gap of 25 points: 10 - 25 = -15
+    for seed in (0, 1, 2):
+        rows += [_t1row("gapnet", "object", seed, "1111"), _t1row("permutenet", "object",
+                                                                    seed, "1110")]
+    location, objects = table1_verdicts(rows, cfg)
+    assert location.values == (75.0, 50.0, 75.0) and location.effect == round(200 / 3, 4)
+    assert location.replicate_ids == ("seed 0", "seed 1", "seed 2")
+    assert location.verdict == "reproduced"
+    assert objects.values == (-15.0, -15.0, -15.0) and objects.ci95 == (-15.0, -15.0)
+    assert objects.verdict == "contradicted"
+    assert [c.check for c in objects.checks] == ["converged", "learned"]
+    # one model that did not plateau makes the verdict inconclusive, with a planning estimate
+    rows[1] = _t1row("permutenet", "location", 0, "1000", plateaued=False)
+    location, _ = table1_verdicts(rows, cfg)
+    assert location.verdict == "inconclusive" and "first pass converged" in location.planning

@@ -289,7 +289,8 @@ def test_paper_attack_runs_on_the_authors_checkpoint_and_a_cityscapes_folder(
     res = CliRunner().invoke(app, [
         "attack", "--profile", "paper", "--checkpoint", str(path), "--data-root", str(root),
         "--ns", "0,10,100", "--region-ns", "100", "--random-draws", "2", "--examples", "0",
-        "--val-samples", "1", "--no-progress", "--out", str(tmp_path / "runs")])
+        "--val-samples", "1", "--importance-samples", "all", "--no-progress",
+        "--out", str(tmp_path / "runs")])
     assert res.exit_code == 0, res.output
     doc = json.loads(next((tmp_path / "runs").glob("attack-*/results.json")).read_text())
     assert doc["num_channels"] == 2048 and doc["model"]["name"] == "deeplabv3_resnet50"

@@ -170,6 +170,7 @@ def test_a_second_writer_is_refused_naming_the_process(tmp_path: Path,
 
     folder = _damage_copy(uninterrupted, tmp_path / "copy")
     holder = RunFolder.reopen(folder)  # this test process holds the lock
+    holder.claim()
     try:
         res = run(["table1", "--resume", str(folder)])
         assert res.exit_code == 2

@@ -238,8 +238,12 @@ def _run_rule(values: list[float], **rule) -> tuple[object, _Scripted, int]:
 
 def test_plateau_rule_stops_a_flat_curve_and_not_a_noisy_climbing_one() -> None:
     flat = [50.0, 51.0, 49.0, 50.5, 49.5, 50.0, 50.2, 49.8]
-    stopper, trainer, epochs = _run_rule(flat, patience=4, min_delta=1.0)
+    stopper, trainer, epochs = _run_rule(flat, patience=4, min_delta=1.0, continuation=0.0)
     assert trainer.should_stop and stopper.plateaued and epochs == 4
+    # with the continuation the candidate at epoch 4 is trained on for 4 epochs, then stops
+    stopper, trainer, epochs = _run_rule(flat, patience=4, min_delta=1.0, continuation=0.5)
+    assert trainer.should_stop and stopper.plateaued and epochs == 8
+    assert stopper.rule.fired == [4] and abs(stopper.rule.gains[0]) <= 1.0
     climbing = [10 + 2 * i + (6 if i % 3 == 0 else -4) for i in range(30)]  # noisy, +2/epoch
     stopper, trainer, epochs = _run_rule(climbing, patience=6, min_delta=1.0)
     assert not trainer.should_stop and not stopper.plateaued and epochs == 30
@@ -249,10 +253,11 @@ def test_plateau_rule_stops_a_flat_curve_and_not_a_noisy_climbing_one() -> None:
 def test_lr_drops_lower_the_learning_rate_at_the_first_plateaus_then_stop() -> None:
     flat = [50.0] * 20
     stopper, trainer, epochs = _run_rule(flat, patience=3, min_delta=0.5, lr_drops=2,
-                                         lr_factor=0.1)
-    assert epochs == 9 and stopper.drops == 2 and stopper.plateaued  # 3 windows of 3 epochs
+                                         lr_factor=0.1, continuation=0.0)
+    assert epochs == 9 and stopper.rule.drops == 2 and stopper.plateaued  # 3 windows of 3
     assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(0.01)
-    stopper, trainer, epochs = _run_rule(flat, patience=3, min_delta=0.5, min_epochs=7)
+    stopper, trainer, epochs = _run_rule(flat, patience=3, min_delta=0.5, min_epochs=7,
+                                         continuation=0.0)
     assert epochs == 7  # never before min_epochs
 
 
@@ -271,8 +276,10 @@ def _plateau_fit(root: Path, max_epochs: int) -> tuple[ClassifierSystem, object]
 def test_a_run_stops_at_its_plateau_and_a_resume_after_it_only_reruns_what_follows(
         tmp_path: Path) -> None:
     first, result = _plateau_fit(tmp_path / "a", 10)
-    assert result.plateaued and result.epochs == 2 == len(result.history)
-    assert _epochs_in(_ckpt(tmp_path / "a")) == 2
+    # fires at epoch 2, trains on max(2, ceil(0.5 x 2)) = 2 epochs, confirms
+    assert result.plateaued and result.epochs == 4 == len(result.history)
+    assert result.fired == (2,) and len(result.gains) == 1
+    assert _epochs_in(_ckpt(tmp_path / "a")) == 4
     # the process "died" after the last checkpoint: training is not redone, BN re-estimation
     # and everything after it run again and give the same weights
     again, again_result = _plateau_fit(tmp_path / "a", 10)

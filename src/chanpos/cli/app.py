@@ -87,23 +87,26 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from .. import interrupts
-        from ..runs.lifecycle import AlreadyFinished, Interrupted
+        from ..runs.folders import quote
+        from ..runs.lifecycle import AlreadyFinished, Interrupted, completed, new_command
 
         interrupts.install()
+        new_command()
         try:
             return fn(*args, **kwargs)
+        except (Interrupted, KeyboardInterrupt):
+            done = completed()
+            if done is None:
+                return _interrupted(sys.exc_info()[1])
+            typer.echo(f"{interrupts.stopped_by()} after the run had finished: {quote(done)} "
+                       "is complete (results.json written)", err=True)
+            raise typer.Exit(0) from None
         except ChanposError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
         except AlreadyFinished as exc:
             typer.echo(str(exc))
             raise typer.Exit(0) from None
-        except Interrupted as exc:
-            typer.echo(str(exc), err=True)
-            raise typer.Exit(interrupts.exit_code()) from None
-        except KeyboardInterrupt:
-            typer.echo(interrupts.stopped_by(), err=True)
-            raise typer.Exit(interrupts.exit_code()) from None
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
                 where = f" writing {exc.filename}" if exc.filename else ""
@@ -113,6 +116,16 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise
 
     return wrapper
+
+
+def _interrupted(exc: BaseException | None) -> None:
+    """One line (how to resume, when there is something to resume) and 128 + the signal."""
+    from .. import interrupts
+    from ..runs.lifecycle import Interrupted
+
+    text = str(exc) if isinstance(exc, Interrupted) else interrupts.stopped_by()
+    typer.echo(text, err=True)
+    raise typer.Exit(interrupts.exit_code()) from None
 
 
 def _given(ctx: typer.Context) -> set[str]:

@@ -162,9 +162,22 @@ def load_source(
     return images.subset(num_samples, seed)
 
 
+# the most images a procedural source draws for one split (3 kB each: 150 MB)
+MAX_GENERATED = 50_000
+
+
+def _generated(name: str, split: str, num_samples: int | None) -> int:
+    """How many images a procedural source draws: its split's size, or `num_samples` up to
+    `MAX_GENERATED` (a larger count is one line, not minutes of drawing)."""
+    if num_samples is not None and num_samples > MAX_GENERATED:
+        raise ChanposError(f"source {name!r} draws at most {MAX_GENERATED} images per split; "
+                           f"{num_samples} were asked for")
+    return num_samples or (5000 if split == "train" else 1000)
+
+
 @register_source("shapes")
 def _shapes(*, split: str, num_samples: int | None, seed: int, **_: object) -> ImageSet:
-    n = num_samples or (5000 if split == "train" else 1000)
+    n = _generated("shapes", split, num_samples)
     # train and test draw from disjoint seeds so no test image is a training image
     images, labels = make_shapes(n, seed=seed * 2 + (0 if split == "train" else 1) + 1000)
     mean = (0.5, 0.5, 0.5)
@@ -176,7 +189,7 @@ def _shapes(*, split: str, num_samples: int | None, seed: int, **_: object) -> I
 def _shapes_hard(*, split: str, num_samples: int | None, seed: int, **_: object) -> ImageSet:
     """`shapes` with smaller, noisier, more jittered shapes (Table 2: a baseline whose shift
     consistency is not saturated at quick budgets)."""
-    n = num_samples or (5000 if split == "train" else 1000)
+    n = _generated("shapes-hard", split, num_samples)
     images, labels = make_shapes(n, seed=seed * 2 + (0 if split == "train" else 1) + 1000,
                                  noise=0.12, min_radius=0.18, max_radius=0.36, jitter=0.15)
     return ImageSet("shapes-hard", images, labels, 10, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ..errors import ChanposError
 from ..ops.flips import draw_flips, flip_where
 from .segmentation_set import SegmentationSet
 
@@ -247,6 +248,10 @@ def make_streets(
     return torch.cat(images), torch.cat(labels)
 
 
+# the most pixels the procedural scenes draw for one split (images and labels: ~4 bytes/px)
+MAX_PIXELS = 400_000_000
+
+
 def load_streets(
     *,
     split: str = "train",
@@ -261,6 +266,12 @@ def load_streets(
     if split not in ("train", "val"):
         raise ValueError(f"unknown streets split {split!r}; use train or val")
     n = num_samples or (2000 if split == "train" else 200)
+    pixels = n * height * width
+    if pixels > MAX_PIXELS:
+        raise ChanposError(f"streets draws at most {MAX_PIXELS // 1_000_000} million pixels "
+                           f"per split (about {MAX_PIXELS * 4 // 10**9} GB of images and "
+                           f"labels); {n} images of {height}x{width} px are {pixels:,}: ask "
+                           "for fewer or smaller images")
     images, labels = make_streets(
         n, height=height, width=width, seed=seed * 2 + (0 if split == "train" else 1) + 5000,
         same_texture=same_texture, mirror=mirror,

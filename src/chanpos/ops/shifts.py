@@ -15,7 +15,8 @@ from torch import Tensor
 from ..errors import ChanposError
 from ..names import SHIFT_MODES
 
-__all__ = ["SHIFT_MODES", "check_shift", "draw_shifts", "translate", "random_shift"]
+__all__ = ["SHIFT_MODES", "check_shift", "check_in_view", "draw_shifts", "translate",
+           "random_shift"]
 
 _PAD = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate", "circular": "circular"}
 
@@ -33,6 +34,16 @@ def check_shift(max_shift: int, mode: str, size: tuple[int, int] | None = None) 
                 f"max shift {max_shift} is too large for {size[0]}x{size[1]} images with "
                 f"{mode} padding (at most {limit})"
             )
+
+
+def check_in_view(max_shift: int, size: tuple[int, int], what: str = "images",
+                  flag: str = "--max-shift") -> None:
+    """A shift of `max_shift` pixels must leave part of a `size` image in view (a larger one
+    shows only padding, and a consistency test over it is meaningless and slow)."""
+    if max_shift >= min(size):
+        raise ChanposError(f"{flag} {max_shift} moves {size[0]}x{size[1]} {what} entirely out "
+                           f"of view; use at most {min(size) - 1} (the paper: 4 px on 32 px "
+                           "CIFAR)")
 
 
 def draw_shifts(

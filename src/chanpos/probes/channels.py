@@ -113,9 +113,10 @@ def _features_fn(model: nn.Module, layer: Layer) -> Callable[[Tensor], Tensor]:
 
 
 @torch.no_grad()
-def check_feature_layer(model: nn.Module, layer: str | nn.Module, x: Tensor) -> None:
-    """A one-line ChanposError unless `layer`'s output on `x` is a (B, C, H, W) feature map
-    (what flip ranking and channel ablation pool over)."""
+def check_feature_layer(model: nn.Module, layer: str | nn.Module, x: Tensor
+                        ) -> tuple[int, ...]:
+    """The shape of `layer`'s output on `x`, or a one-line ChanposError unless it is a
+    (B, C, H, W) feature map (what flip ranking and channel ablation pool over)."""
     was_training = model.training
     model.eval()
     try:
@@ -126,6 +127,7 @@ def check_feature_layer(model: nn.Module, layer: str | nn.Module, x: Tensor) -> 
         raise ChanposError(
             f"layer {layer!r} gives {tuple(out.shape)} outputs, not (B, C, H, W) feature maps; "
             "name a convolutional layer (e.g. layer4 or backbone)")
+    return tuple(out.shape)
 
 
 def _is_channels_last(model: nn.Module) -> bool:

@@ -14,10 +14,11 @@ from typing import Any
 
 from .settings import CONFIG_VERSION, from_plain, info_of, setting_fields, validate_settings
 
-__all__ = ["load_values", "resolve", "merge", "runtime_settings", "sub_config", "SAVED"]
+__all__ = ["load_values", "resolve", "merge", "runtime_settings", "sub_config", "SAVED", "WHERE"]
 
-# the key under which `load_values` marks saved settings' config version
+# the keys under which saved settings carry their config version and the file they came from
 SAVED = "__config_version__"
+WHERE = "__config_file__"
 
 
 def load_values(command: str, base: str | Mapping[str, Any]
@@ -32,9 +33,10 @@ def load_values(command: str, base: str | Mapping[str, Any]
         return values, f"profile {base!r} of {command}", None
     values = dict(base)
     version = values.pop(SAVED, None)
+    where = str(values.pop(WHERE, "config.yaml"))
     if not values and version is None:  # a command without profiles: all from the command line
         return {}, "the command line", None
-    return values, "config.yaml", CONFIG_VERSION if version is None else int(version)
+    return values, where, CONFIG_VERSION if version is None else int(version)
 
 
 def resolve(cls: type, command: str, base: str | Mapping[str, Any],
@@ -45,8 +47,13 @@ def resolve(cls: type, command: str, base: str | Mapping[str, Any],
     (`complete`), unless told otherwise (commands without profiles)."""
     values, where, version = load_values(command, base)
     complete = version is not None if complete is None else complete
+    if version is not None:  # saved settings: a permission comes from the command line only
+        for f in setting_fields(cls):
+            if info_of(f).permission and f.name in values:
+                values[f.name] = f.default
     values.update(overrides or {})
-    cfg = from_plain(cls, values, where=where, complete=complete, version=version)
+    cfg = from_plain(cls, values, where=where, complete=complete, version=version,
+                     finite=False)
     validate_settings(cfg)
     return cfg
 

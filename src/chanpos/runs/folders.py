@@ -77,9 +77,19 @@ def to_plain(obj: Any) -> Any:
     return obj
 
 
+def to_json(obj: Any, *, indent: int | None = None, where: str = "a result") -> str:
+    """Strict JSON text of `obj` (no NaN or Infinity, which JSON does not have: such a value is
+    a one-line error naming `where`, never an invalid file)."""
+    try:
+        return json.dumps(to_plain(obj), indent=indent, allow_nan=False)
+    except ValueError:
+        raise ChanposError(f"{where}: a value to record is not a finite number (NaN or "
+                           "infinity); nothing was written") from None
+
+
 def atomic_write_json(path: Path, obj: Any) -> None:
-    """JSON-dump `obj` atomically (indent 2)."""
-    atomic_write_text(path, json.dumps(to_plain(obj), indent=2) + "\n")
+    """JSON-dump `obj` atomically (indent 2, strict: see `to_json`)."""
+    atomic_write_text(path, to_json(obj, indent=2, where=str(path)) + "\n")
 
 
 def machine_description() -> str:
@@ -123,6 +133,8 @@ class RunFolder:
         self.created = created
         self.started = time.time()
         self._lock_fd: int | None = None
+        self._lock_created = False
+        self._claimed = False
 
     @classmethod
     def create(cls, out: Path, command: str, *, name: str | None = None) -> RunFolder:
@@ -151,6 +163,7 @@ class RunFolder:
                     n += 1
         folder = cls(path, owned=True, created=True)
         folder.lock()
+        folder.claim()
         return folder
 
     @classmethod
@@ -167,12 +180,16 @@ class RunFolder:
 
     # ---- one writer at a time ----
     def lock(self) -> None:
-        """Take the folder's lock, or a one-line error naming the process that holds it."""
+        """Take the folder's lock, or a one-line error naming the process that holds it.
+
+        The lock file is not written yet (`claim` does that once the folder is known good):
+        a reopened folder that is then refused stays byte-for-byte as it was."""
         if not self.owned or self._lock_fd is not None:
             return
         import fcntl
 
         lock = self.path / LOCK_NAME
+        existed = lock.exists()
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -181,17 +198,25 @@ class RunFolder:
             os.close(fd)
             raise ChanposError(f"{quote(self.path)} is being written by {holder}; wait for it "
                                "to finish (or stop it), then resume") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"chanpos process {os.getpid()} on {platform.node()} (since "
-                     f"{time.strftime('%Y-%m-%d %H:%M:%S')})".encode())
-        self._lock_fd = fd
+        self._lock_fd, self._lock_created, self._claimed = fd, not existed, False
+
+    def claim(self) -> None:
+        """Write who holds the lock into it (a second writer's message names this process)."""
+        if self._lock_fd is None or self._claimed:
+            return
+        os.ftruncate(self._lock_fd, 0)
+        os.write(self._lock_fd, f"chanpos process {os.getpid()} on {platform.node()} (since "
+                                f"{time.strftime('%Y-%m-%d %H:%M:%S')})".encode())
+        self._claimed = True
 
     def release(self) -> None:
-        """Give the lock back (the lock file goes; a dead process's lock is simply free)."""
+        """Give the lock back: the lock file goes if this process wrote or made it; a lock
+        file it found and never claimed (a refused folder) is left exactly as it was."""
         if self._lock_fd is None:
             return
         try:
-            (self.path / LOCK_NAME).unlink(missing_ok=True)
+            if self._claimed or self._lock_created:
+                (self.path / LOCK_NAME).unlink(missing_ok=True)
         finally:
             os.close(self._lock_fd)
             self._lock_fd = None
@@ -228,7 +253,7 @@ class RunFolder:
     def read_saved(self) -> dict[str, Any]:
         """config.yaml's settings, without `command`, its config version under
         `compose.SAVED` (a setting added since then takes its legacy value)."""
-        from .compose import SAVED
+        from .compose import SAVED, WHERE
 
         doc = self.read_config()
         doc.pop("command", None)
@@ -242,11 +267,13 @@ class RunFolder:
             raise ChanposError(f"{quote(self.path)} was written by chanpos 0.1 (config version "
                                f"{version}), whose rows this release cannot read; finish it "
                                "with chanpos 0.1 or start a new run")
-        return {**doc, SAVED: version}
+        return {**doc, SAVED: version, WHERE: str(self.path / "config.yaml")}
 
     def read_config(self) -> dict[str, Any]:
         """The saved config.yaml as a dict (with its `command`), or a one-line error."""
         path = self.path / "config.yaml"
+        if path.exists() and not path.is_file():
+            raise ChanposError(f"{path} is not a file; the run folder is damaged")
         if not path.is_file():
             raise ChanposError(f"{quote(self.path)} has no config.yaml; is it a chanpos run "
                                "folder?")
@@ -271,8 +298,9 @@ class RunFolder:
             return
         from ..files import after_write
 
+        line = to_json(row, where=str(self.rows_path)) + "\n"
         with open(self.rows_path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(to_plain(row)) + "\n")
+            fh.write(line)
             fh.flush()
             os.fsync(fh.fileno())
         after_write(self.rows_path)
@@ -285,6 +313,7 @@ class RunFolder:
         from .settings import from_plain
 
         path = self.rows_path
+        self.require_files()
         if not path.is_file():
             return []
         data = path.read_bytes()
@@ -308,6 +337,15 @@ class RunFolder:
             keep = b"".join(line + b"\n" for line in lines[:-1] if line.strip())
             atomic_save(path, lambda tmp: Path(tmp).write_bytes(keep))
         return rows
+
+    def require_files(self) -> None:
+        """Every file a run folder holds must be a file: a folder in its place is damage."""
+        for name in ("config.yaml", "rows.partial.jsonl", "results.json", "report.md",
+                     "report.json"):
+            p = self.path / name
+            if p.exists() and not p.is_file():
+                raise ChanposError(f"{p} is not a file; the run folder is damaged (remove it "
+                                   "to rebuild it from the finished cells)")
 
     def has_progress(self) -> bool:
         """True when the folder holds results, finished rows or a checkpoint worth resuming."""

@@ -40,11 +40,28 @@ __all__ = [
     "read_results",
     "finish_run",
     "read_report",
+    "completed",
+    "new_command",
     "resume_commands",
     "rows_run",
 ]
 
 Log = Callable[[str], None]
+_current: Path | None = None  # the run folder of this command (not of its sub-runs)
+
+
+def new_command() -> None:
+    """Forget an earlier command's run folder (several commands in one process)."""
+    global _current
+    _current = None
+
+
+def completed() -> Path | None:
+    """The folder of this command's run if it finished (its results.json, written last, is on
+    disk), else None: a signal that arrives after that point interrupts nothing."""
+    if _current is not None and (_current / "results.json").is_file():
+        return _current
+    return None
 
 
 def resume_commands() -> dict[str, str]:
@@ -72,7 +89,8 @@ class Experiment:
     `chanpos.verdicts.Claim`). Composite runs (`reproduce`) connect experiments through
     `products(cfg, folder)` (what a finished run of it offers others, e.g. a trained model's
     file; `folder` None: only what its settings say) and `from_needs({name: products})`
-    (the overrides an experiment takes from the experiments it needs).
+    (the overrides an experiment takes from the experiments it needs); `expected_claims(cfg)`:
+    the claims a finished run of `cfg` always judges (default: all of `claims`).
     Whether it resumes is its registry entry's `resumable`.
     """
 
@@ -86,6 +104,14 @@ class Experiment:
     claims: Mapping[str, Any] = field(default_factory=dict)
     products: Callable[[Any, Path | None], dict[str, Any]] | None = None
     from_needs: Callable[[dict[str, dict[str, Any]]], dict[str, Any]] | None = None
+    expected_claims: Callable[[Any], set[str]] | None = None
+
+    def claims_of(self, cfg: Any) -> set[str]:
+        """The claims a finished run of `cfg` always has a verdict on (a results.json
+        without one of them is damaged)."""
+        if self.expected_claims is not None:
+            return self.expected_claims(cfg)
+        return set(self.claims)
 
 
 class AlreadyFinished(Exception):
@@ -268,6 +294,10 @@ def execute(experiment: Experiment, cfg: Any, out: Path, *, resume: Path | None 
         raise
     if folder is None:
         folder = RunFolder.create(out, experiment.name, name=name)
+    folder.claim()  # validated and prepared: from here on this process writes the folder
+    if name is None and folder.owned:  # the command's own run, not a sub-run
+        global _current
+        _current = folder.path
     try:
         if folder.created:
             folder.write_config(experiment.name, cfg)

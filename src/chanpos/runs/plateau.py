@@ -28,18 +28,30 @@ class PlateauSettings:
     PANEL: ClassVar[str] = "Training to a plateau"
 
     max_epochs: int = setting(help="The most epochs a model trains; it stops earlier at a "
-                              "validation plateau (--patience, --min-delta).", minimum=1)
-    patience: int = setting(_RULE.patience, help="The plateau window: a plateau is reached when the "
-                            "robust (Theil–Sen) trend of the last this-many epochs' validation "
-                            "values gains at most --min-delta points across them.", minimum=2)
-    min_delta: float = setting(_RULE.min_delta, help="The smallest gain (points of accuracy or mIoU) across "
-                               "the window that counts as progress.", minimum=0.0)
-    min_epochs: int = setting(_RULE.min_epochs, help="Never stop before this many epochs.", minimum=1)
-    lr_drops: int = setting(_RULE.lr_drops, help="Plateaus that lower the learning rate (x --lr-factor) "
-                            "before the next one stops training (needs a constant schedule).",
-                            minimum=0)
-    lr_factor: float = setting(_RULE.lr_factor, help="Learning-rate factor at each of the --lr-drops "
-                               "plateaus.", minimum=0.0, strict=True, maximum=1.0)
+                              "confirmed validation plateau (--patience, --min-delta, "
+                              "--continuation).", minimum=1)
+    patience: int = setting(
+        _RULE.patience, help="The plateau window: the rule fires when the robust (Theil–Sen) "
+        "trend of the last this-many epochs' validation values gains at most --min-delta "
+        "points across them.", minimum=2)
+    min_delta: float = setting(
+        _RULE.min_delta, help="The smallest gain (points of accuracy or mIoU) across the "
+        "window, or over a continuation, that counts as progress.", minimum=0.0)
+    min_epochs: int = setting(_RULE.min_epochs, help="Never stop before this many epochs.",
+                              minimum=1)
+    lr_drops: int = setting(
+        _RULE.lr_drops, help="Firings of the rule that lower the learning rate (x "
+        "--lr-factor) before the next one is a candidate plateau (needs a constant "
+        "schedule).", minimum=0)
+    lr_factor: float = setting(
+        _RULE.lr_factor, help="Learning-rate factor at each of the --lr-drops firings.",
+        minimum=0.0, strict=True, maximum=1.0)
+    continuation: float = setting(
+        _RULE.continuation, help="A candidate plateau is shown, not assumed: the model trains "
+        "on for this fraction of the epochs trained so far (at least --patience epochs, at "
+        "the same learning rate), and the plateau counts only if the median validation value "
+        "of those epochs gains at most --min-delta over the window that fired; otherwise "
+        "training goes on. 0 = stop at the first candidate (unproven).", minimum=0.0)
     val_samples: int = setting(help="Images held out of the training split as the validation "
                                "split the plateau rule watches (never test images).",
                                minimum=1)
@@ -57,16 +69,19 @@ class PlateauSettings:
         """The plateau rule of these settings."""
         return Stopping(patience=self.patience, min_delta=self.min_delta,
                         min_epochs=self.min_epochs, lr_drops=self.lr_drops,
-                        lr_factor=self.lr_factor)
+                        lr_factor=self.lr_factor, continuation=self.continuation)
 
     def stopping_rule(self, rule: Any = None) -> str:
         """The rule (this config's, or `rule`) in one sentence, for reports and checks."""
         rule = rule or self.stopping()
         plateau = (f"the robust (Theil–Sen) trend of the last {rule.patience} epochs' validation "
                    f"metric gains at most {rule.min_delta:g} points across them")
-        drops = (f"the first {rule.lr_drops} plateau{'s' if rule.lr_drops > 1 else ''} "
+        drops = (f"the first {rule.lr_drops} firing{'s' if rule.lr_drops > 1 else ''} "
                  f"multipl{'y' if rule.lr_drops > 1 else 'ies'} the learning rate by "
-                 f"{rule.lr_factor:g}, the next one stops training" if rule.lr_drops
-                 else "the first plateau stops training")
-        return (f"a plateau = {plateau}; {drops} (at least {rule.min_epochs}, at most "
-                f"{self.max_epochs} epochs)")
+                 f"{rule.lr_factor:g}; " if rule.lr_drops else "")
+        proof = (f"a later one is confirmed by training on {rule.continuation:.0%} of the "
+                 f"epochs so far (at least {rule.patience}) at the same learning rate, stopping "
+                 f"only if their median gains at most {rule.min_delta:g} points over the "
+                 "window's" if rule.continuation > 0 else "a later one stops training")
+        return (f"the rule fires when {plateau}; {drops}{proof} (at least {rule.min_epochs}, "
+                f"at most {self.max_epochs} epochs)")

@@ -125,25 +125,33 @@ def fmt(x: float | None, digits: int = 1) -> str:
     return f"{x:.{digits}f}"
 
 
-def plot_validation_curves(groups: dict[str, list[tuple[str, tuple[float, ...]]]], path: Path,
-                           *, ylabel: str = "validation accuracy %") -> Path:
+def plot_validation_curves(groups: dict[str, list[tuple[str, Any]]], path: Path,
+                           *, ylabel: str = "validation accuracy %") -> Path | None:
     """One panel per group: every model's validation metric after each epoch (the curves the
-    plateau rule watched); a dot marks where a model stopped."""
-    groups = {k: v for k, v in groups.items() if any(h for _, h in v)} or {"(none)": []}
+    plateau rule watched), from each (label, FitResult); an x marks each epoch where the rule
+    fired (a candidate plateau), a dot where training ended (the end of the continuation
+    that confirmed it). Nothing is drawn (None) when no model was trained here."""
+    groups = {k: v for k, v in groups.items() if any(fit.history for _, fit in v)}
+    if not groups:
+        return None
     fig, axes = new_figure(1, len(groups), (4.6 * len(groups), 3.6))
     for ax, (title, series) in zip(axes[0], groups.items(), strict=True):
-        for label, history in series:
+        for label, fit in series:
+            history = fit.history
             if history:
                 xs = range(1, len(history) + 1)
                 (line,) = ax.plot(xs, history, lw=1, label=label)
-                ax.plot([len(history)], [history[-1]], "o", ms=3, color=line.get_color())
+                colour = line.get_color()
+                ax.plot([len(history)], [history[-1]], "o", ms=3, color=colour)
+                fired = [e for e in getattr(fit, "fired", ()) if 1 <= e <= len(history)]
+                ax.plot(fired, [history[e - 1] for e in fired], "x", ms=5, color=colour)
         ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)
         ax.set_title(title, fontsize=9)
         ax.grid(alpha=0.3)
         if 0 < len(series) <= 12:
             ax.legend(fontsize=6)
-    fig.suptitle("Validation curves (held-out training images); dots: where training stopped",
-                 fontsize=8)
+    fig.suptitle("Validation curves (held-out training images); x: the plateau rule fired, "
+                 "dot: training ended (continuation done)", fontsize=8)
     fig.tight_layout()
     return save_figure(fig, path)

@@ -40,6 +40,8 @@ __all__ = [
 # setting added later declares `since=<the new version>`; folders of an older version resume
 # with its `legacy` value.
 CONFIG_VERSION = 2
+# the largest whole number a setting or a recorded row may hold (a 64-bit integer)
+MAX_INT = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ class SettingInfo:
     what: str | None = None          # the noun of an unknown choice ("padding", "source")
     none_word: str | None = None     # the command-line word for None ("all", "auto")
     runtime: bool = False            # how a run looks, not what it computes: may change on resume
+    permission: bool = False         # a permission the user gives on the command line each time
+                                     # (--download): never taken from a saved configuration
     profile_only: bool = False       # no flag: set in a profile (listed in `--help`'s epilog)
     metavar: str | None = None
     since: int = 1                   # the config version that introduced it
@@ -153,10 +157,20 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
             return value
     elif hint is int:
         if isinstance(value, int) and not isinstance(value, bool):
+            if abs(value) > MAX_INT:
+                raise ChanposError(f"{where} must be a whole number of at most {MAX_INT}, got "
+                                   f"a number of {len(str(abs(value)))} digits")
             return value
     elif hint is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            try:
+                number = float(value)
+            except OverflowError:
+                number = math.inf
+            if not math.isfinite(number) and _finite_only:
+                got = "a number too large for a float" if isinstance(value, int) else repr(value)
+                raise ChanposError(f"{where} must be a finite number, got {got}")
+            return number
     elif hint is str:
         if isinstance(value, str):
             return value
@@ -201,13 +215,31 @@ def _legacy(f: Field) -> Any:
 
 
 def from_plain(cls: type, data: Mapping[str, Any], *, where: str = "settings",
-               complete: bool = False, version: int | None = None) -> Any:
+               complete: bool = False, version: int | None = None,
+               finite: bool | None = None) -> Any:
     """The frozen dataclass `cls` from plain data, every value checked against its type.
 
     Unknown keys, values of the wrong type and (with `complete`, for saved configurations)
     missing keys are one-line `ChanposError`s naming `where` and the key. With the saved
-    data's config `version`, a setting introduced after it takes its `legacy` value.
+    data's config `version`, a setting introduced after it takes its `legacy` value. Every
+    number must be finite (rows, results) unless `finite` is False (settings, whose ranges
+    `validate_settings` checks with a message naming the flag); nested dataclasses follow
+    their outer call.
     """
+    global _finite_only
+    outer = _finite_only
+    _finite_only = outer if finite is None else finite
+    try:
+        return _from_plain(cls, data, where, complete, version)
+    finally:
+        _finite_only = outer
+
+
+_finite_only = True  # whether the `from_plain` call in progress refuses NaN and infinities
+
+
+def _from_plain(cls: type, data: Mapping[str, Any], where: str, complete: bool,
+                version: int | None) -> Any:
     if not isinstance(data, Mapping):
         raise ChanposError(f"{where} must be a mapping of settings, got {type(data).__name__}")
     hints = get_type_hints(cls)

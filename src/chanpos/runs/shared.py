@@ -33,7 +33,8 @@ class RunSettings:
         "cifar-10-batches-py/, or Cityscapes' leftImg8bit/ and gtFine/).", metavar="DIR")
     download: bool = setting(
         False, help="Allow network downloads: datasets into --data-root and pretrained "
-        "weights. Without it chanpos never touches the network.")
+        "weights. Without it chanpos never touches the network; a permission of this command "
+        "line only (never taken from a saved run folder).", runtime=True, permission=True)
     accelerator: str = setting("auto", help="Lightning accelerator.", choices=ACCELERATORS,
                                what="accelerator")
     devices: str = setting("auto", help="Devices per node: a count (2), a list (0,1) or auto.")

@@ -13,7 +13,8 @@ from ..errors import ChanposError
 from .settings import where_of
 
 __all__ = ["MAX_SEED", "require_names", "require_distinct", "require_data_root", "require_file",
-           "require_devices", "require_batches", "require_holdout"]
+           "require_devices", "require_batches", "require_holdout", "require_at_most",
+           "available_memory", "require_memory", "gigabytes"]
 
 MAX_SEED = 2**31 - 1
 
@@ -106,3 +107,37 @@ def require_holdout(held: int, total: int, *, flag: str, source: str,
     if held >= total - 1:
         raise ChanposError(f"{flag} {held} leaves no {what}: {source} has {total}; use at most "
                            f"{total - 2}")
+
+
+def require_at_most(wanted: int | None, have: int, *, flag: str, what: str) -> None:
+    """A count the data must hold: asking for more than there is is an error (never a
+    silent clamp, so the recorded settings always describe what ran)."""
+    if wanted is not None and wanted > have:
+        raise ChanposError(f"{flag} {wanted} asks for more {what} than there are ({have}); "
+                           f"use at most {have} (or all)")
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this machine can still give (Linux MemAvailable; None if unknown)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def gigabytes(n: float) -> str:
+    """'12.3 GB'."""
+    return f"{n / 1e9:.1f} GB"
+
+
+def require_memory(needed: float, *, what: str, fix: str) -> None:
+    """Refuse a run whose estimated memory (`needed` bytes for `what`) does not fit in what
+    this machine has available, with both figures and how to make it smaller."""
+    free = available_memory()
+    if free is not None and needed > free:
+        raise ChanposError(f"{what} would need about {gigabytes(needed)} of memory, but this "
+                           f"machine has {gigabytes(free)} available; {fix}")

@@ -4,8 +4,8 @@
   leaves half a file) with the process umask, and read back only with
   `torch.load(weights_only=True)`; an unreadable file is a one-line error naming it.
 - `EpochSeed`: reseeds every epoch from (run seed, epoch), see `seeding`.
-- `PlateauStop`: the plateau rule (`options.Stopping`) on the validation metric, with the
-  per-epoch history; its state travels in the checkpoint.
+- `PlateauStop`: the plateau rule (`options.Stopping`, `plateau.PlateauRule`) on the
+  validation metric, with the per-epoch history; its state travels in the checkpoint.
 - `EpochCheckpoint`: writes `last.ckpt` at the end of every epoch (Lightning's
   ModelCheckpoint with save_top_k=0 only writes "last" when training ends); with the plateau
   state in it, a resume after the last epoch skips training and runs only what follows it.
@@ -27,6 +27,7 @@ from ..errors import ChanposError
 from ..files import atomic_save
 from ..models.checkpoints import refusal_reason
 from .options import Stopping
+from .plateau import DROP, STOP, PlateauRule, window_gain
 from .seeding import reseed
 
 __all__ = ["SafeCheckpointIO", "EpochSeed", "PlateauStop", "EpochCheckpoint", "MONITOR",
@@ -78,57 +79,41 @@ class EpochSeed(Callback):
         reseed(self.seed, trainer.current_epoch)
 
 
-def window_gain(values: list[float]) -> float:
-    """Points gained across `values` by their robust trend: the Theil–Sen slope (the median
-    of the slopes between every pair of epochs, which one outlying epoch cannot swing)
-    times (len - 1)."""
-    n = len(values)
-    if n < 2:
-        return 0.0
-    slopes = sorted((values[j] - values[i]) / (j - i) for i in range(n) for j in range(i + 1, n))
-    m = len(slopes)
-    median = slopes[m // 2] if m % 2 else (slopes[m // 2 - 1] + slopes[m // 2]) / 2
-    return median * (n - 1)
-
-
 class PlateauStop(Callback):
-    """The plateau rule (`Stopping`) on the validation metric: lower the learning rate at the
-    first `lr_drops` plateaus, stop at the next; keeps the per-epoch history. `plateaued`
-    says whether the rule stopped training."""
+    """The plateau rule (`Stopping`, `plateau.PlateauRule`) on the validation metric: lower
+    the learning rate at the first `lr_drops` firings, then train on through each candidate
+    plateau's continuation and stop once one is confirmed; its state travels in the
+    checkpoint, so a resumed run decides exactly as an uninterrupted one."""
 
     def __init__(self, rule: Stopping) -> None:
-        self.rule = rule
-        self.history: list[float] = []
-        self.since = 0   # epochs since the start or the last learning-rate drop
-        self.drops = 0
-        self.plateaued = False
+        self.rule = PlateauRule(rule)
+
+    @property
+    def plateaued(self) -> bool:
+        """Whether the rule stopped training at a confirmed plateau."""
+        return self.rule.plateaued
+
+    @property
+    def history(self) -> list[float]:
+        """The validation metric after every epoch."""
+        return self.rule.history
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking or MONITOR not in trainer.callback_metrics:
             return
-        self.history.append(round(float(trainer.callback_metrics[MONITOR]), 4))
-        self.since += 1
-        window = self.history[-self.rule.patience:]
-        if (self.since < self.rule.patience or len(self.history) < self.rule.min_epochs
-                or window_gain(window) > self.rule.min_delta):
-            return
-        if self.drops < self.rule.lr_drops:
-            self.drops, self.since = self.drops + 1, 0
+        action = self.rule.step(float(trainer.callback_metrics[MONITOR]))
+        if action == DROP:
             for optimizer in trainer.optimizers:
                 for group in optimizer.param_groups:
-                    group["lr"] *= self.rule.lr_factor
-            return
-        self.plateaued = True
-        trainer.should_stop = True
+                    group["lr"] *= self.rule.rule.lr_factor
+        elif action == STOP:
+            trainer.should_stop = True
 
     def state_dict(self) -> dict[str, Any]:
-        return {"history": list(self.history), "since": self.since, "drops": self.drops,
-                "plateaued": self.plateaued}
+        return self.rule.state_dict()
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.history = [float(v) for v in state.get("history", [])]
-        self.since, self.drops = int(state.get("since", 0)), int(state.get("drops", 0))
-        self.plateaued = bool(state.get("plateaued", False))
+        self.rule.load_state_dict(state)
 
 
 class EpochCheckpoint(Callback):

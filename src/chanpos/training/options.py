@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -25,33 +26,51 @@ class OptimConfig:
 
 @dataclass(frozen=True)
 class Stopping:
-    """The plateau rule on the monitored validation metric (percent, higher is better): a
-    plateau is reached when the robust (Theil–Sen) trend of the last `patience` epochs'
-    values gains at most `min_delta` points across them (never before `min_epochs`). A trend,
-    not the best value, and a robust one, so that a noisy metric that is still climbing is
-    not mistaken for a plateau because of one bad epoch, and one that has flattened is. The
-    first `lr_drops` plateaus multiply the learning rate by `lr_factor` and training goes on
-    (a fresh window after each); the next one stops it. A run that reaches its epoch maximum
-    first has not plateaued."""
+    """The plateau rule on the monitored validation metric (percent, higher is better).
+
+    It fires when the robust (Theil–Sen) trend of the last `patience` epochs' values gains at
+    most `min_delta` points across them (never before `min_epochs`): a trend, not the best
+    value, and a robust one, so that a noisy metric that is still climbing is not mistaken for
+    a plateau because of one bad epoch, and one that has flattened is. The first `lr_drops`
+    firings multiply the learning rate by `lr_factor` (a fresh window after each). After
+    them a firing is only a candidate: the model trains on for `continuation_epochs` more
+    epochs at the same learning rate, and the plateau counts only if the median of the last
+    `patience` of those epochs gains at most `min_delta` over the median of the window that
+    fired; otherwise
+    training goes on (`chanpos.training.plateau`). A run that reaches its epoch maximum first
+    has not plateaued."""
 
     patience: int = 6
     min_delta: float = 1.0
     min_epochs: int = 1
     lr_drops: int = 0
     lr_factor: float = 0.1
+    continuation: float = 0.5
+
+    def continuation_epochs(self, epoch: int) -> int:
+        """Epochs trained on after the rule fires at `epoch`: `continuation` x the epochs
+        trained by then, at least `patience` (0 when no continuation is asked for)."""
+        if self.continuation <= 0:
+            return 0
+        return max(self.patience, math.ceil(self.continuation * epoch))
 
 
 @dataclass(frozen=True)
 class FitResult:
     """How one training run ended (the one record of it: rows embed it, the `converged` check
-    reads it): epochs trained of at most `max_epochs`, whether the plateau rule stopped it,
-    the validation metric (percent) after every epoch, and the training's wall seconds."""
+    reads it): epochs trained of at most `max_epochs`, whether the plateau rule stopped it
+    (a plateau confirmed by its continuation), the validation metric (percent) after every
+    epoch, the epochs at which the rule fired (`fired`), the gain measured over the
+    continuation after each firing (`gains`: the last one confirmed the plateau when
+    `plateaued`), and the training's wall seconds."""
 
     epochs: int
     max_epochs: int
     plateaued: bool
     history: tuple[float, ...]
     seconds: float = 0.0
+    fired: tuple[int, ...] = ()
+    gains: tuple[float, ...] = ()
 
     @property
     def best(self) -> float | None:

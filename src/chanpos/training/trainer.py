@@ -127,7 +127,9 @@ def fit(
         # training was over when the process died: only the steps after it run again
         system.load_state_dict(saved["state_dict"], strict=True)
         result = FitResult(done, max_epochs, bool(state.get("plateaued", False)),
-                           tuple(state.get("history", ())))
+                           tuple(state.get("history", ())),
+                           fired=tuple(int(e) for e in state.get("fired", ())),
+                           gains=tuple(float(g) for g in state.get("gains", ())))
     else:
         stopper = PlateauStop(stopping or Stopping()) if val_loader is not None else None
         trainer = build_trainer(options, max_epochs=max_epochs, root_dir=root_dir,
@@ -144,9 +146,11 @@ def fit(
                 signal.signal(signal.SIGINT, signal.default_int_handler)
                 raise KeyboardInterrupt from None
             raise
-        result = FitResult(trainer.current_epoch, max_epochs,
-                           bool(stopper and stopper.plateaued),
-                           tuple(stopper.history) if stopper else ())
+        rule = stopper.rule if stopper else None
+        result = FitResult(trainer.current_epoch, max_epochs, bool(rule and rule.plateaued),
+                           tuple(rule.history) if rule else (),
+                           fired=tuple(rule.fired) if rule else (),
+                           gains=tuple(rule.gains) if rule else ())
     device = eval_device(options.accelerator)
     system.model.to(device)
     reseed(options.seed, BN_PHASE)

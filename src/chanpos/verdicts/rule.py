@@ -22,6 +22,7 @@ replicates would decide it if the observed effect and spread held.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -96,11 +97,61 @@ class Verdict:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Verdict:
-        """Inverse of `as_dict` (sub-runs' results.json)."""
-        return cls(**{**d, "ci95": tuple(d["ci95"]),
-                      "checks": tuple(Check(**c) for c in d.get("checks", ())),
-                      "values": tuple(d.get("values", ())),
-                      "replicate_ids": tuple(d.get("replicate_ids", ()))})
+        """Inverse of `as_dict` (sub-runs' results.json); anything that is not a verdict
+        (a wrong type, a missing key, a number that is not finite, an unknown verdict word)
+        raises ValueError."""
+        if not isinstance(d, Mapping):
+            raise ValueError(f"a verdict is a mapping, got {type(d).__name__}")
+        try:
+            lo, hi = d["ci95"]
+            v = cls(claim=_text(d["claim"]), statement=_text(d["statement"]),
+                    effect=_finite(d["effect"]), ci95=(_maybe(lo), _maybe(hi)),
+                    unit=_text(d["unit"]), n=_count(d["n"]), replicate=_text(d["replicate"]),
+                    min_effect=_finite(d["min_effect"]), verdict=_text(d["verdict"]),
+                    checks=tuple(Check(_text(c["check"]), _flag(c["passed"]),
+                                       _text(c["detail"])) for c in d.get("checks", ())),
+                    planning=None if d.get("planning") is None else _text(d["planning"]),
+                    values=tuple(_finite(x) for x in d.get("values", ())),
+                    replicate_ids=tuple(_text(x) for x in d.get("replicate_ids", ())))
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"not a verdict ({type(exc).__name__}: {exc})") from None
+        if v.verdict not in VERDICTS:
+            raise ValueError(f"unknown verdict {v.verdict!r}")
+        return v
+
+
+def _text(x: Any) -> str:
+    if not isinstance(x, str):
+        raise TypeError(f"expected text, got {type(x).__name__}")
+    return x
+
+
+def _flag(x: Any) -> bool:
+    if not isinstance(x, bool):
+        raise TypeError(f"expected true or false, got {type(x).__name__}")
+    return x
+
+
+def _count(x: Any) -> int:
+    if isinstance(x, bool) or not isinstance(x, int) or not 0 <= x < 2**63:
+        raise TypeError(f"expected a count, got {x!r}")
+    return x
+
+
+def _finite(x: Any) -> float:
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        raise TypeError(f"expected a number, got {type(x).__name__}")
+    try:
+        value = float(x)
+    except OverflowError:
+        raise TypeError("a number too large for a float") from None
+    if not math.isfinite(value):
+        raise TypeError(f"expected a finite number, got {x!r}")
+    return value
+
+
+def _maybe(x: Any) -> float | None:
+    return None if x is None else _finite(x)
 
 
 def decide(lo: float | None, hi: float | None, min_effect: float) -> str:

@@ -20,29 +20,43 @@ __all__ = ["TrainingEnd", "converged_check", "check"]
 
 
 class TrainingEnd(Protocol):
-    """How one training run ended (what the `converged` check reads)."""
+    """How one training run ended (what the `converged` check reads): `gains` are the gains
+    measured over the continuation after each firing of the plateau rule (the last one
+    confirmed the plateau when `plateaued`)."""
 
     epochs: int
     max_epochs: int
     plateaued: bool
+    gains: tuple[float, ...]
+
+
+def _span(values: list[float], fmt: str) -> str:
+    lo, hi = min(values), max(values)
+    return format(lo, fmt) if lo == hi else f"{format(lo, fmt)} to {format(hi, fmt)}"
 
 
 def converged_check(fits: Sequence[tuple[str, TrainingEnd]], rule: str, *,
                     flag: str = "--max-epochs") -> Check:
-    """Passed when every (label, fit) plateaued; the detail names the ones that did not."""
+    """Passed when every (label, fit) reached a plateau that its continuation confirmed; the
+    detail gives the confirming gains, and names the models that did not plateau."""
     if not fits:
         return Check("converged", False, "no trained model behind this verdict")
     stuck = [(label, f) for label, f in fits if not f.plateaued]
-    epochs = sorted(f.epochs for _, f in fits)
-    span = f"{epochs[0]}" if epochs[0] == epochs[-1] else f"{epochs[0]}–{epochs[-1]}"
+    epochs = [float(f.epochs) for _, f in fits]
     if not stuck:
-        return Check("converged", True, f"all {len(fits)} models plateaued after {span} epochs "
-                     f"({rule})")
+        confirmed = [f.gains[-1] for _, f in fits if getattr(f, "gains", ())]
+        proof = (f"; each plateau confirmed by training on past it (continuation gains "
+                 f"{_span(confirmed, '+.2f')} points)" if len(confirmed) == len(fits) else "")
+        return Check("converged", True, f"all {len(fits)} models plateaued after "
+                     f"{_span(epochs, '.0f')} epochs{proof} ({rule})")
     names = ", ".join(label for label, _ in stuck[:4]) + (" ..." if len(stuck) > 4 else "")
+    refuted = [g for _, f in stuck for g in getattr(f, "gains", ())]
+    seen = (f"; continuations that refuted a candidate plateau gained "
+            f"{_span(refuted, '+.2f')} points" if refuted else "")
     return Check("converged", False,
                  f"{len(stuck)} of {len(fits)} models reached their {stuck[0][1].max_epochs}-"
-                 f"epoch maximum still improving ({names}); {rule}: raise {flag} until "
-                 "they plateau")
+                 f"epoch maximum without a confirmed plateau ({names}){seen}; {rule}: raise "
+                 f"{flag} until they plateau")
 
 
 def check(name: str, passed: bool, detail: str) -> Check:

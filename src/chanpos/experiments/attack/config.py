@@ -161,6 +161,8 @@ def attack_config(base: str | Mapping[str, Any] = "quick",
     over = dict(overrides or {})
     if over.get("rank_images") is not None:  # a user's image list replaces the profile's choice
         over.setdefault("rank_where", None)
+    if over.get("checkpoint") is not None:  # a trained model is attacked: nothing to pretrain
+        over.setdefault("pretrain", NO_PRETRAIN)
     cfg = resolve(AttackConfig, "attack", base, over)
     cfg = replace(cfg, ns=tuple(sorted(set(cfg.ns) | {0})),
                   region_ns=tuple(sorted(set(cfg.region_ns))))

@@ -30,5 +30,11 @@ def _run(cfg: AttackConfig, inputs: AttackInputs, folder: RunFolder, log) -> Out
                     lambda p: plot_attack_curves_of_training(models, p / "validation_curves.png")])
 
 
+def expected_claims(cfg: AttackConfig) -> set[str]:
+    """Figure 4 when channels are zeroed, Figure 6 when the halves are attacked."""
+    return ({"figure4"} if any(n > 0 for n in cfg.ns) else set()) | (
+        {"figure6"} if cfg.region_ns else set())
+
+
 EXPERIMENT = Experiment(name="attack", config=attack_config, prepare=prepare_attack, run=_run,
-                        row=AttackModelRow, claims=CLAIMS)
+                        row=AttackModelRow, claims=CLAIMS, expected_claims=expected_claims)

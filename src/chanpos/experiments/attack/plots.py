@@ -107,7 +107,7 @@ def plot_attack_examples(examples: dict[str, Any], path: Path) -> Path:
 def plot_attack_curves_of_training(models: list[AttackModelRow], path: Path) -> Path:
     """Validation curves of every model's pretraining (top-1) and training (mIoU)."""
     groups = {"pretraining (validation top-1 %)": [
-                  (f"seed {m.seed}", m.pretrain.training.history) for m in models if m.pretrain],
+                  (f"seed {m.seed}", m.pretrain.training) for m in models if m.pretrain],
               "segmentation training (validation mIoU %)": [
-                  (f"seed {m.seed}", m.training.history) for m in models if m.training]}
+                  (f"seed {m.seed}", m.training) for m in models if m.training]}
     return plot_validation_curves(groups, path, ylabel="validation metric %")

@@ -15,7 +15,7 @@ from ...data.segmentation import load_segmentation_source, read_name_list, selec
 from ...errors import ChanposError
 from ...models import ModelSpec, load_segmentation_checkpoint
 from ...probes.ablation import head_channels
-from ...runs.validate import require_batches, require_holdout
+from ...runs.validate import require_at_most, require_batches, require_holdout
 from .config import NO_PRETRAIN, AttackConfig
 
 __all__ = ["AttackInputs", "prepare_attack", "images_where"]
@@ -62,6 +62,8 @@ def _split_train(cfg: AttackConfig) -> tuple[Dataset, Dataset]:
     images of the training split are held out, the next `train_samples` train."""
     wanted = None if cfg.train_samples is None else cfg.train_samples + cfg.val_samples
     data = _load(cfg, "train", wanted)
+    require_at_most(wanted, len(data), flag="--train-samples",
+                    what="training images (with the --val-samples held out of them)")
     require_holdout(cfg.val_samples, len(data), flag="--val-samples",
                   source=f"the {cfg.source} training split")
     held = list(range(cfg.val_samples))
@@ -71,6 +73,9 @@ def _split_train(cfg: AttackConfig) -> tuple[Dataset, Dataset]:
 def prepare_attack(cfg: AttackConfig) -> AttackInputs:
     """Load data and check every user input (raises ChanposError); writes nothing."""
     val = _load(cfg, "val", cfg.eval_samples)
+    require_at_most(cfg.eval_samples, len(val), flag="--eval-samples",
+                    what="evaluation images")
+    require_at_most(cfg.rank_samples, len(val), flag="--rank-samples", what="evaluation images")
     rank_index = list(range(min(len(val), cfg.rank_samples or len(val))))
     signed_index = rank_index
     if cfg.rank_images is not None:
@@ -100,12 +105,16 @@ def prepare_attack(cfg: AttackConfig) -> AttackInputs:
             require_holdout(cfg.pretrain_val_samples, len(pre), flag="--pretrain-val-samples",
                           source=cfg.pretrain)
             rest, pre_val = pre.holdout(cfg.pretrain_val_samples)
+            require_at_most(cfg.pretrain_samples, len(rest), flag="--pretrain-samples",
+                            what=f"{cfg.pretrain} images (less --pretrain-val-samples)")
             rest = rest.subset(cfg.pretrain_samples)
             require_batches(len(rest), 64, what="pretraining", samples_flag="--pretrain-samples")
             pretrain = (rest, pre_val, load_source(cfg.pretrain, split="test",
                                                    data_root=cfg.data_root, num_samples=500))
     channels = _check_ns(cfg, head_channels(shape_model))
     _check_circular(cfg, shape_model, tuple(val[0][0].shape[-2:]))
+    require_at_most(cfg.importance_samples, len(held), flag="--importance-samples",
+                    what="held-out images (--val-samples)")
     n_imp = min(len(held), cfg.importance_samples or len(held))
     return AttackInputs(spec=spec, checkpoint_model=given, train_set=train, val_set=held,
                         eval_set=val, pretrain_sets=pretrain, rank_index=rank_index,

@@ -145,13 +145,19 @@ def format_attack(models: list[AttackModelRow], mean: list[dict[str, Any]], cfg:
             f"[{fmt(p['random_draw_sd'])}] | {fmt(p['magnitude'][0])} | {fmt(p['least'][0])} | "
             f"{fmt(p['importance'][0])} | {fmt(p['ranked'][0] - p['random'][0], 2)} |")
     lines += _region_table(models)
-    lines += ["", figure("mIoU vs N", "attack_curve.png"), "",
-              figure("region drops", "attack_regions.png"), "",
-              figure("validation curves", "validation_curves.png"), ""]
+    return Report(lines + _figures(first, cfg))
+
+
+def _figures(first: AttackModelRow, cfg: AttackConfig) -> list[Block]:
+    """The plots the run writes (validation curves only for models trained here)."""
+    out: list[Block] = ["", figure("mIoU vs N", "attack_curve.png"), "",
+                        figure("region drops", "attack_regions.png"), ""]
+    if first.training is not None:
+        out += [figure("validation curves", "validation_curves.png"), ""]
     if cfg.examples:
-        lines += [figure("qualitative grid (Figure 5)",
-                         f"cells/seed{first.seed}/attack_examples.png"), ""]
-    return Report(lines)
+        out += [figure("qualitative grid (Figure 5)",
+                       f"cells/seed{first.seed}/attack_examples.png"), ""]
+    return out
 
 
 def attack_results(models: list[AttackModelRow], mean: list[dict[str, Any]], cfg: AttackConfig,

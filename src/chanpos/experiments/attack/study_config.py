@@ -60,6 +60,7 @@ def study_config(base: str | Mapping[str, Any] = "quick",
     else:
         values = {k: v for k, v in base.items() if not k.startswith("__")}
         values["attack"] = dict(values.get("attack") or {})
+        values["attack"].pop("download", None)  # a permission of the command line only
     arms = over.pop("study_arms", None)
     over.pop("profile", None)
     values["attack"].update(over)

@@ -41,6 +41,11 @@ class AuditConfig(PlateauSettings, RunSettings):
         None, help="Its weights: a chanpos model.pt or a torchvision state dict (weights_only). "
         "Without it a chanpos model is first trained here on --source to its validation "
         "plateau.", metavar="FILE")
+    control_checkpoint: str | None = setting(
+        None, help="The positive control of order-free semantics: a chanpos PermuteNet model.pt "
+        "(trained with the channels shuffled at every pass, e.g. one of Table 1's object "
+        "task), probed like the audited model; without it the class-under-shuffling "
+        "measurement has nothing to be compared with.", metavar="FILE")
     width: int = setting(16, help="Width of a chanpos model built here (8 x width channels at "
                          "its last stage).", minimum=1)
     source: str = setting(help=f"Images: {', '.join(BUILT_IN_SOURCES['classification'])}.",
@@ -51,8 +56,9 @@ class AuditConfig(PlateauSettings, RunSettings):
     stages: tuple[str, ...] | None = setting(
         None, help="Layers read by the position readout, in order (default: every layer1 .. "
         "layer4 the model has).", none_word="auto", metavar="LIST|auto")
-    grid_size: int = setting(help="k: tiles are placed in one cell of a k x k zero canvas.",
-                             minimum=2)
+    grid_size: int = setting(help="k: tiles are placed in one cell of a k x k zero canvas "
+                             "(2 <= k <= 64: canvases of at most 2048 px).", minimum=2,
+                             maximum=64)
     replicates: int = setting(
         help="Independent replicates of the pooled-vector probes: each draws its own training "
         "and test canvases (tiles, cells) and fits its own probes.", minimum=2)
@@ -119,6 +125,7 @@ def audit_config(base: str | Mapping[str, Any] = "quick",
         require_distinct(cfg, "stages")
     require_data_root(cfg.data_root, download=cfg.download)
     require_file("--checkpoint", cfg.checkpoint, "checkpoint file")
+    require_file("--control-checkpoint", cfg.control_checkpoint, "model file")
     if cfg.model is None:
         raise ChanposError("--model file needs a chanpos --checkpoint (which names its own "
                            "architecture); otherwise give the architecture's name")

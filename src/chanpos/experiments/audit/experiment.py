@@ -10,6 +10,7 @@ from typing import Any
 from ...runs.cells import run_cells
 from ...runs.folders import RunFolder, machine_description
 from ...runs.lifecycle import Experiment, Outcome
+from ...runs.reporting import plot_validation_curves
 from .cells import train_model, trained_model
 from .claims import CLAIMS, audit_verdicts
 from .config import AuditConfig, audit_config
@@ -47,9 +48,12 @@ def run_audit(cfg: AuditConfig, inputs: AuditInputs, folder: RunFolder, log=prin
     layer, stages = layers(cfg, model, sample_canvases(inputs.test, cfg.grid_size))
     models = build_controls(model, fresh_copy(model, cfg.seed + 1000), layer, stages,
                             inputs.origin)
+    models.shuffle_trained = inputs.shuffle_trained
     device = device_of(cfg)
     for net in models.by_control().values():
         net.to(device)
+    if models.shuffle_trained is not None:
+        models.shuffle_trained.eval().to(device)
     log(f"probing `{models.layer}` ({cfg.replicates} replicates)")
     reps = [probe_replicate(models, inputs.train, inputs.test, k=cfg.grid_size,
                             n=cfg.probe_samples, n_test=cfg.probe_test_samples, replicate=r,
@@ -66,13 +70,14 @@ def run_audit(cfg: AuditConfig, inputs: AuditInputs, folder: RunFolder, log=prin
                                                  cfg.readout_size)[0] for x in (train_x, test_x)]
     topk = top_k_rows(features[models.layer], orders[models.layer], models.layer, cfg)
     aligned = None if models.total_stride is None else TILE % models.total_stride == 0
-    verdicts = audit_verdicts(reps, cfg, inputs.train.num_classes, aligned, training)
+    verdicts = audit_verdicts(reps, cfg, aligned, training)
     facts = {"model": inputs.name, "origin": inputs.origin, "layer": models.layer,
              "stages": list(models.stages),
              "num_classes": inputs.train.num_classes, "total_stride": models.total_stride,
              "seconds": time.perf_counter() - start,
              "training": asdict(training) if training else None}
-    return {"facts": facts, "replicates": reps, "readout": readout, "channel_stages": stages,
+    return {"facts": facts, "training": training, "replicates": reps, "readout": readout,
+            "channel_stages": stages,
             "top_k": topk, "verdicts": verdicts}
 
 
@@ -85,8 +90,12 @@ def _run(cfg: AuditConfig, inputs: AuditInputs, folder: RunFolder, log) -> Outco
                "channel_stages": out["channel_stages"], "top_k": out["top_k"],
                "verdicts": [v.as_dict() for v in out["verdicts"]],
                "seconds": round(out["facts"]["seconds"], 1)}
-    return Outcome(results, report,
-                   [lambda p: plot_readout(out["readout"], cfg.maps, p / "readout_spc.png")])
+    plots = [lambda p: plot_readout(out["readout"], cfg.maps, p / "readout_spc.png")]
+    if out["training"] is not None:
+        plots.append(lambda p: plot_validation_curves(
+            {"the audited model": [(f"seed {cfg.seed}", out["training"].training)]},
+            p / "validation_curves.png"))
+    return Outcome(results, report, plots)
 
 
 def from_needs(products: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -94,6 +103,7 @@ def from_needs(products: dict[str, dict[str, Any]]) -> dict[str, Any]:
     `chanpos reproduce`): its file, its architecture, and the data it was trained on."""
     (offer,) = products.values()
     return {"model": offer["model"], "checkpoint": offer["classifier"],
+            "control_checkpoint": offer.get("shuffle_trained"),
             "source": offer["source"], "grid_size": offer["grid_size"], "seed": offer["seed"]}
 
 

@@ -14,7 +14,7 @@ from ...data import ImageSet, load_source
 from ...errors import ChanposError
 from ...models import ModelSpec, load_any_model
 from ...ops import Normalise
-from ...runs.validate import require_holdout
+from ...runs.validate import require_at_most, require_holdout
 from .config import AuditConfig
 
 __all__ = ["AuditInputs", "prepare_audit", "fresh_copy", "layers", "sample_canvases"]
@@ -31,6 +31,7 @@ class AuditInputs:
     spec: ModelSpec | None
     origin: str
     name: str
+    shuffle_trained: nn.Module | None = None
 
 
 def fresh_copy(model: nn.Module, seed: int) -> nn.Module:
@@ -62,6 +63,10 @@ def prepare_audit(cfg: AuditConfig) -> AuditInputs:
     require_holdout(cfg.val_samples, len(train), flag="--val-samples", source=cfg.source)
     rest, val = train.holdout(cfg.val_samples)
     if cfg.checkpoint is None:
+        require_at_most(cfg.train_samples, len(rest), flag="--train-samples",
+                        what="training images (less --val-samples)")
+    _require_memory(cfg, train)
+    if cfg.checkpoint is None:
         spec = ModelSpec(cfg.model, {"num_classes": train.num_classes, "width": cfg.width}
                          ).with_meta(source=cfg.source, image_size=tuple(train.images.shape[-2:]),
                                      mean=tuple(train.mean), std=tuple(train.std))
@@ -71,7 +76,15 @@ def prepare_audit(cfg: AuditConfig) -> AuditInputs:
     else:
         model, origin = load_any_model(cfg.model, Path(cfg.checkpoint), train.num_classes)
         inputs, shape = AuditInputs(rest, val, test, model, None, origin, cfg.model), model
-    layers(cfg, shape, sample_canvases(test, cfg.grid_size))  # the layers exist and are maps
+    sample = sample_canvases(test, cfg.grid_size)
+    layers(cfg, shape, sample)  # the layers exist and are maps
+    if cfg.control_checkpoint is not None:
+        from ...models import load_model_checkpoint
+        from ...probes.channels import check_feature_layer
+
+        control, _ = load_model_checkpoint(Path(cfg.control_checkpoint), expect="permutenet")
+        check_feature_layer(control, "backbone", sample)
+        inputs.shuffle_trained = control
     return inputs
 
 
@@ -92,5 +105,23 @@ def layers(cfg: AuditConfig, model: nn.Module, sample: torch.Tensor) -> tuple[st
     stages = cfg.stages or auto_stages(model)
     model.eval()
     for name in (layer, *stages):
-        check_feature_layer(model, name, sample)
+        shape = check_feature_layer(model, name, sample)
+        if name == layer and cfg.top_k >= shape[1]:
+            raise ChanposError(f"--top-k {cfg.top_k} is not fewer than the {shape[1]} channels "
+                               f"of `{layer}`: top-k and random k would both be every channel; "
+                               f"use at most {shape[1] - 1}")
     return layer, tuple(stages)
+
+
+def _require_memory(cfg: AuditConfig, train: ImageSet) -> None:
+    """The probes hold every canvas of a replicate at once (float32, normalised and placed):
+    refuse a grid size or canvas count that cannot fit in this machine's memory."""
+    from ...runs.validate import require_memory
+
+    side = cfg.grid_size * int(train.images.shape[-1])
+    canvases = cfg.probe_samples + cfg.probe_test_samples
+    need = 2 * canvases * 3 * side * side * 4 + 3 * (cfg.readout_samples + cfg.readout_test_samples
+                                                     ) * cfg.image_size ** 2 * 4
+    require_memory(need, what=f"the probes' {canvases} canvases of {side}x{side} px (grid size "
+                   f"{cfg.grid_size})", fix="use a smaller --grid-size or fewer "
+                   "--probe-samples/--probe-test-samples")

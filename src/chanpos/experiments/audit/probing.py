@@ -55,6 +55,9 @@ class AuditModels:
     stages: tuple[str, ...]
     description: str
     total_stride: int | None
+    # the positive control of order-free semantics: a network trained with the channels
+    # shuffled at every pass (a PermuteNet), probed at its `backbone`
+    shuffle_trained: nn.Module | None = None
 
     def by_control(self) -> dict[str, nn.Module]:
         """The networks of the controls that have one."""
@@ -128,6 +131,14 @@ def probe_replicate(models: AuditModels, train: ImageSet, test: ImageSet, *, k: 
         "random_weights_location": probe("random weights", ctr, cte, cells),
         "circular_location": probe("circular padding", ctr, cte, cells),
     }
+    if models.shuffle_trained is not None:
+        net = models.shuffle_trained
+        layer = auto_layer(net)
+        pooled["shuffle-trained"] = (pooled_vectors(net, layer, xtr),
+                                     pooled_vectors(net, layer, xte))
+        results["control_objects"] = probe("shuffle-trained", ytr, yte, classes)
+        results["control_objects_shuffled"] = probe("shuffle-trained", ytr, yte, classes,
+                                                    shuffle=True)
     return ProbeReplicate(replicate=replicate, seed=seed,
                           **{name: r.accuracy_pct for name, r in results.items()},
                           probes_fitted=all(r.converged for r in results.values()))

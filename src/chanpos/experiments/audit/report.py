@@ -8,8 +8,8 @@ from typing import Any
 
 from ...runs.folders import machine_description
 from ...runs.reporting import Block, Report, figure, fmt, heading, new_figure, save_figure
-from ...verdicts import Verdict, verdict_table
-from .claims import CLAIMS
+from ...verdicts import Verdict, t_interval, verdict_table
+from .claims import CLAIMS, SCOPE
 from .config import AuditConfig
 from .probing import CONTROLS
 from .rows import ChannelStage, ProbeReplicate, ReadoutRow, TopKRow
@@ -42,6 +42,39 @@ def _probe_table(reps: list[ProbeReplicate], cfg: AuditConfig, num_classes: int,
              "|---|---|---|"]
     for label, field, chance in rows:
         lines.append(f"| {label} | {_mean([getattr(r, field) for r in reps])} | {chance:.1f} |")
+    return lines + [""]
+
+
+def _loss(reps: list[ProbeReplicate], a: str, b: str) -> str:
+    """'12.3 [10.1, 14.5]': the class points lost to shuffling, mean with its t interval."""
+    mean, lo, hi = t_interval([getattr(r, a) - getattr(r, b) for r in reps])
+    return f"{mean:+.1f}" + ("" if lo is None else f" [{lo:+.1f}, {hi:+.1f}]")
+
+
+def semantics_section(reps: list[ProbeReplicate], num_classes: int) -> list[Block]:
+    """The class under shuffling: a measurement of the audited model beside the positive
+    control (a network trained with the shuffle), not a verdict against the paper."""
+    lines: list[Block] = [
+        heading(3, "The class under shuffling (a measurement, not a verdict)"), "",
+        "The paper's claim that semantics do not live in the channel order is about networks "
+        "trained with the channels shuffled (PermuteNet); a model trained normally never had "
+        "a reason to keep its class code order-free, so how much class it loses to shuffling "
+        "says nothing against the paper. It is measured here beside the same measurement on a "
+        "network trained with the shuffle, which shows what an order-free code looks like.",
+        "", "| network | class, as is % | class, shuffled % | lost to shuffling (95 % CI) "
+        "| chance % |", "|---|---|---|---|---|",
+        f"| the audited model | {_mean([r.objects for r in reps])} | "
+        f"{_mean([r.objects_shuffled for r in reps])} | "
+        f"{_loss(reps, 'objects', 'objects_shuffled')} | {100 / num_classes:.1f} |"]
+    if all(r.control_objects is not None for r in reps):
+        lines.append(f"| positive control: trained with the shuffle (PermuteNet) | "
+                     f"{_mean([r.control_objects for r in reps])} | "
+                     f"{_mean([r.control_objects_shuffled for r in reps])} | "
+                     f"{_loss(reps, 'control_objects', 'control_objects_shuffled')} | "
+                     f"{100 / num_classes:.1f} |")
+    else:
+        lines += ["", "No positive control was given (--control-checkpoint: a chanpos "
+                  "PermuteNet model.pt, e.g. of `chanpos table1 --tasks object`)."]
     return lines + [""]
 
 
@@ -106,7 +139,7 @@ def format_audit(cfg: AuditConfig, facts: dict[str, Any], verdicts: list[Verdict
         f"{facts['seconds']:.0f} s", f"Machine: {machine_description()}", "",
         "Islam et al., ICCV 2021 (Claim 1: position lives in the channel order of the pooled "
         "vector) and Islam, Jia, Bruce, ICLR 2020 (PosENet readout), asked of this model.",
-        "", heading(2, "Verdicts"), "", *verdict_table(verdicts, CLAIMS),
+        "", heading(2, "Verdicts"), "", *verdict_table(verdicts, CLAIMS), "", SCOPE, "",
         "Replicates: the model is fixed (the claims are about it); each replicate draws "
         "its own training and test canvases and fits its own probes, so the interval is "
         "over what the measurement adds: canvas draws and probe fits.", ""]
@@ -115,8 +148,10 @@ def format_audit(cfg: AuditConfig, facts: dict[str, Any], verdicts: list[Verdict
         fit = t["training"]
         lines += [f"Trained here: {fit['epochs']} epochs of at most {fit['max_epochs']} "
                   f"({'plateaued' if fit['plateaued'] else 'NO plateau'}), test top-1 "
-                  f"{t['test_top1_pct']:.1f} %.", ""]
+                  f"{t['test_top1_pct']:.1f} %.", "",
+                  figure("validation curve of the audited model", "validation_curves.png"), ""]
     lines += _probe_table(reps, cfg, facts["num_classes"], facts["layer"])
+    lines += semantics_section(reps, facts["num_classes"])
     lines += _readout_table(readout, cfg)
     lines += _channel_tables(stages, topk, cfg)
     return Report(lines)

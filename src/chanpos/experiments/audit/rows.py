@@ -28,7 +28,8 @@ class AuditModelRow:
 class ProbeReplicate:
     """One replicate's probe accuracies (%): the cell and the class from the pooled vector,
     as is and shuffled; the cell for the two network controls; whether every probe's L-BFGS
-    fit reached its tolerance (`probes_fitted`)."""
+    fit reached its tolerance (`probes_fitted`); the class, as is and shuffled, from the
+    positive control of order-free semantics (a network trained with the shuffle), if given."""
 
     replicate: int
     seed: int
@@ -39,6 +40,8 @@ class ProbeReplicate:
     random_weights_location: float
     circular_location: float
     probes_fitted: bool
+    control_objects: float | None = None
+    control_objects_shuffled: float | None = None
 
 
 @dataclass(frozen=True)

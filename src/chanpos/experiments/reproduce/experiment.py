@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ...errors import ChanposError
 from ...runs.compose import runtime_settings, sub_config
 from ...runs.folders import RunFolder, machine_description, to_plain
 from ...runs.lifecycle import (
@@ -29,7 +30,7 @@ from ...runs.lifecycle import (
 )
 from ...runs.registry import entry
 from ...runs.reporting import Block, Report, figure, heading, save_figure
-from ...verdicts import Verdict, verdict_figure, verdict_table
+from ...verdicts import Verdict, claim_of, verdict_figure, verdict_table
 from .config import ReproduceConfig, reproduce_config
 
 __all__ = ["EXPERIMENT"]
@@ -76,9 +77,36 @@ def _prepare(cfg: ReproduceConfig, folder: Path | None = None) -> dict[str, tupl
     return out
 
 
+def _finished_verdicts(name: str, results: dict[str, Any], sub: Path, sub_cfg: Any
+                       ) -> list[Verdict]:
+    """The verdicts of a finished sub-run, each one a valid verdict, and every claim its
+    experiment always judges among them; anything else is a damaged results.json."""
+    path = sub / "results.json"
+    fix = "delete it to rebuild that run's report from its finished cells"
+    raw = results.get("verdicts")
+    if not isinstance(raw, list):
+        raise ChanposError(f"{path} is damaged (its verdicts are not a list); {fix}")
+    try:
+        verdicts = [Verdict.from_dict(v) for v in raw]
+    except ValueError as exc:
+        raise ChanposError(f"{path} is damaged (a verdict: {exc}); {fix}") from None
+    experiment = _experiment(name)
+    have = {c.claim for v in verdicts if (c := claim_of(experiment.claims, v.claim))} | {
+        v.claim for v in verdicts}
+    missing = sorted(experiment.claims_of(sub_cfg) - have)
+    if missing:
+        raise ChanposError(f"{path} is damaged (no verdict on {missing[0]}, which {name} "
+                           f"always judges); {fix}")
+    return verdicts
+
+
 def _validate_folder(cfg: ReproduceConfig, folder: RunFolder) -> None:
     for name in cfg.experiments:
-        validate_subrun(_experiment(name), folder.path / name)
+        sub = folder.path / name
+        validate_subrun(_experiment(name), sub)
+        if (sub / "results.json").is_file():
+            _finished_verdicts(name, read_results(sub), sub, _configure(cfg, name,
+                                                                         folder.path))
 
 
 def _sub_run(name: str, sub_cfg: Any, prepared: Any, folder: RunFolder, log
@@ -134,7 +162,8 @@ def _run(cfg: ReproduceConfig, prepared: dict[str, tuple[Any, Any]], folder: Run
             sub_cfg = _configure(cfg, name, folder.path, finished=True)
         results[name], reports[name] = _sub_run(name, sub_cfg, inputs, folder, log)
     seconds = time.perf_counter() - start
-    verdicts = [Verdict.from_dict(v) for r in results.values() for v in r.get("verdicts", [])]
+    verdicts = [v for name, r in results.items() for v in _finished_verdicts(
+        name, r, folder.path / name, _configure(cfg, name, folder.path))]
     size = sum(p.stat().st_size for p in folder.path.rglob("*") if p.is_file())
     report = _report(cfg, results, reports, verdicts, seconds, size)
     summary = {n: {"folder": n, "seconds": r.get("seconds"), "verdicts": r.get("verdicts", [])}

@@ -21,6 +21,7 @@ TABLE1_MODELS = ("gapnet", "permutenet")
 # smallest square input the paper ResNet-18 + GAPNet head survives with unpadded convs
 VALID_MIN_CANVAS = 251
 TILE = 32  # every Table 1 source gives 32 px tiles
+MAX_GRID = 64  # canvases of 2048 px: the paper's largest grid is 7 (224 px)
 _SOURCES = ", ".join(BUILT_IN_SOURCES["classification"])
 
 
@@ -46,10 +47,12 @@ class Table1Config(PlateauSettings, RunSettings):
         help="Paddings of the object task.", choices=PADDING_MODES, what="padding",
         metavar="LIST")
     grid_sizes: tuple[int, ...] = setting(
-        help="Grid sizes k (k x k cells) of the location task (k >= 2).", minimum=2,
+        help=f"Grid sizes k (k x k cells) of the location task (2 <= k <= {MAX_GRID}: "
+        f"canvases of at most {MAX_GRID * TILE} px).", minimum=2, maximum=MAX_GRID,
         metavar="LIST")
     object_grid_sizes: tuple[int, ...] = setting(
-        help="Grid sizes of the object task (k >= 1).", minimum=1, metavar="LIST")
+        help=f"Grid sizes of the object task (1 <= k <= {MAX_GRID}).", minimum=1,
+        maximum=MAX_GRID, metavar="LIST")
     tasks: tuple[str, ...] = setting(help="Tasks: location (label = cell), object (label = "
                                      "class).", choices=TASKS, what="task", metavar="LIST")
     width: int = setting(help="ResNet-18 base width (64 = the paper).", minimum=1)

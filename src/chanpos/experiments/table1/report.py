@@ -145,7 +145,7 @@ def format_table1(rows: list[Table1Row], cfg: Table1Config, verdicts: list[Verdi
 def plot_table1_curves(rows: list[Table1Row], path: Path) -> Path:
     """Validation accuracy per epoch of every cell, one panel per task."""
     groups = {f"{task} task": [(f"{r.model} k={r.grid_size} {r.padding} s{r.seed}",
-                                r.training.history)
+                                r.training)
                                for r in _sel(rows, task=task)] for task in ("location", "object")}
     return plot_validation_curves(groups, path)
 

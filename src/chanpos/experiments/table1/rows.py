@@ -30,6 +30,17 @@ class Table1Row:
     lr: float
     correct: str
 
+    def __post_init__(self) -> None:
+        # a row read back from a folder must be one this code could have written
+        if not self.correct or set(self.correct) - {"0", "1"}:
+            raise ValueError("correct must be a string of 0s and 1s, one per test canvas")
+        right = 100.0 * self.correct.count("1") / len(self.correct)
+        if abs(right - self.accuracy_pct) > 0.01:
+            raise ValueError(f"accuracy_pct {self.accuracy_pct} is not the {right:.2f} % its "
+                             "correct canvases give")
+        if not 0 < self.chance_pct <= 100:
+            raise ValueError("chance_pct must be in (0, 100]")
+
     @property
     def key(self) -> str:
         """The cell's id."""

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from ...data import ImageSet, load_source, source_kind
 from ...data.imagefolder import FolderSet, load_image_folder
-from ...errors import ChanposError
-from ...ops import check_shift
-from ...runs.validate import require_batches, require_holdout
+from ...ops.shifts import check_in_view, check_shift
+from ...runs.validate import require_at_most, require_batches, require_holdout
 from .config import Table2Config
 
 __all__ = ["Images", "load_table2_data", "image_size"]
@@ -36,12 +35,13 @@ def load_table2_data(cfg: Table2Config) -> dict[str, tuple[Images, Images, Image
                                num_samples=cfg.test_samples)
         size = image_size(train)
         check_shift(cfg.max_shift, cfg.shift_mode, size)
-        if cfg.max_shift >= min(size):
-            raise ChanposError(f"--max-shift {cfg.max_shift} moves {size[0]}x{size[1]} "
-                               f"{source} images entirely out of view; use at most "
-                               f"{min(size) - 1} (the paper: 4 px on 32 px CIFAR)")
+        check_in_view(cfg.max_shift, size, f"{source} images")
         require_holdout(cfg.val_samples, len(train), flag="--val-samples", source=source)
         rest, val = train.holdout(cfg.val_samples)
+        require_at_most(cfg.train_samples, len(rest), flag="--train-samples",
+                        what=f"{source} training images (less --val-samples)")
+        require_at_most(cfg.test_samples, len(test), flag="--test-samples",
+                        what=f"{source} test images")
         rest = rest.subset(cfg.train_samples)
         require_batches(len(rest), cfg.batch_size, what="training", samples_flag="--train-samples")
         data[source] = (rest, val, test)

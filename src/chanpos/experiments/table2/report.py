@@ -206,5 +206,5 @@ def plot_table2_curves(rows: list[Table2Row], path: Path) -> Path:
     """Validation top-1 per epoch of every run, one panel per method."""
     groups = {f"{r.source} {r.method}": [] for r in rows}
     for r in rows:
-        groups[f"{r.source} {r.method}"].append((f"seed {r.seed}", r.training.history))
+        groups[f"{r.source} {r.method}"].append((f"seed {r.seed}", r.training))
     return plot_validation_curves(groups, path, ylabel="validation top-1 %")

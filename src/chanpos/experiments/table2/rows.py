@@ -25,6 +25,11 @@ class Table2Row:
     training: FitResult
     seconds: float
 
+    def __post_init__(self) -> None:
+        for name in ("top1_pct", "consistency_pct"):
+            if not 0 <= getattr(self, name) <= 100:
+                raise ValueError(f"{name} must be a percentage (0 to 100)")
+
     @property
     def key(self) -> str:
         """The run's id."""

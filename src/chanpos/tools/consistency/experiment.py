@@ -14,10 +14,12 @@ from ...data import TileDataset, load_source
 from ...errors import ChanposError
 from ...models import ModelSpec, load_model_checkpoint
 from ...ops import Normalise, check_shift, eval_device
+from ...ops.shifts import check_in_view
 from ...probes.invariance import shift_consistency, shift_protocol
 from ...runs.folders import RunFolder, machine_description
 from ...runs.lifecycle import Experiment, Outcome
 from ...runs.reporting import Report, heading
+from ...runs.validate import require_at_most
 from .config import ConsistencyConfig, consistency_config
 
 __all__ = ["EXPERIMENT", "measure", "Prepared"]
@@ -41,12 +43,15 @@ def _prepare(cfg: ConsistencyConfig) -> Prepared:
                            "(a model file of an older chanpos); pass --source")
     test = load_source(source, split="test", data_root=cfg.data_root,
                        download=cfg.download, num_samples=cfg.test_samples)
+    require_at_most(cfg.test_samples, len(test), flag="--test-samples",
+                    what=f"{source} test images")
     outputs = getattr(model, "num_classes", None)
     if outputs != test.num_classes:
         raise ChanposError(f"{cfg.checkpoint} predicts {outputs} classes but source "
                            f"{source!r} has {test.num_classes}; pass the --source it was "
                            "trained on")
     check_shift(cfg.max_shift, cfg.shift_mode, tuple(test.images.shape[-2:]))
+    check_in_view(cfg.max_shift, tuple(test.images.shape[-2:]), f"{source} images")
     return Prepared(model, spec, test, source)
 
 

@@ -19,6 +19,7 @@ from ...probes.channels import check_feature_layer, rank_position_channels
 from ...runs.folders import RunFolder, machine_description
 from ...runs.lifecycle import Experiment, Outcome
 from ...runs.reporting import Report, figure, heading, new_figure, save_figure
+from ...runs.validate import require_at_most
 from .config import RankConfig, rank_config
 
 __all__ = ["EXPERIMENT"]
@@ -30,11 +31,13 @@ def _rank_images(cfg: RankConfig, source: str) -> tuple[Dataset, Normalise, int]
         data = load_segmentation_source(source, split="val", data_root=cfg.data_root,
                                         num_samples=cfg.samples, seed=cfg.seed,
                                         image_size=cfg.image_size)
+        require_at_most(cfg.samples, len(data), flag="--samples", what=f"{source} images")
         return data, Normalise(data.mean, data.std), data.num_classes
     from ...data import load_source
 
     images = load_source(source, split="test", data_root=cfg.data_root,
                          num_samples=cfg.samples, seed=cfg.seed)
+    require_at_most(cfg.samples, len(images), flag="--samples", what=f"{source} images")
     return (torch.utils.data.TensorDataset(images.images, images.labels),
             Normalise(images.mean, images.std), images.num_classes)
 

@@ -1,0 +1,91 @@
+"""Are Table 1's models really at their plateau? Train every cell of a finished run on for
+50 % more epochs (from its own last checkpoint, at its last learning rate, with the plateau
+rule switched off) and compare the test accuracy with the one the verdict used.
+
+    chanpos table1 --tasks object --seeds 41,42,43,44 --keep-checkpoints --out runs/check
+    python benchmarks/plateau_check.py runs/check/table1-<stamp> [--longer 0.5] [--task object]
+
+Prints one row per cell and, per model, the largest change; a model whose accuracy moves by
+more than 2 points when trained 50 % longer was not at its plateau.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shutil
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from chanpos.experiments.table1.cells import run_cell
+from chanpos.experiments.table1.config import table1_config
+from chanpos.experiments.table1.prepare import load_table1_data
+from chanpos.experiments.table1.rows import Table1Row
+from chanpos.runs.folders import RunFolder
+from chanpos.runs.settings import from_plain
+
+
+def _reopened_checkpoint(src: Path, dst: Path) -> None:
+    """`src` with its plateau rule's state marked as not stopped (so training goes on)."""
+    ckpt = torch.load(src, map_location="cpu", weights_only=True)
+    for key, state in ckpt.get("callbacks", {}).items():
+        if str(key).startswith("PlateauStop"):
+            state.update(plateaued=False, confirm_at=None, reference=None)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(ckpt, dst)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("folder", type=Path, help="a finished table1 run folder, made with "
+                        "--keep-checkpoints")
+    parser.add_argument("--longer", type=float, default=0.5,
+                        help="train on for this fraction of each cell's epochs (0.5)")
+    parser.add_argument("--task", default="object", help="the task whose cells to check")
+    args = parser.parse_args()
+    saved = RunFolder(args.folder, owned=False).read_saved()
+    cfg = table1_config(saved, {})
+    data = load_table1_data(cfg)
+    import json
+
+    rows = [from_plain(Table1Row, r, where="row", complete=True)
+            for r in json.loads((args.folder / "results.json").read_text())["rows"]]
+    rows = [r for r in rows if r.task == args.task]
+    work = Path(tempfile.mkdtemp(prefix="plateau-check-"))
+    print("| cell | epochs | accuracy % | trained on to | accuracy then % | change |")
+    print("|---|---|---|---|---|---|")
+    changes: dict[str, list[float]] = {}
+    try:
+        folder = RunFolder(work, owned=True, created=True)
+        for r in rows:
+            last = args.folder / "cells" / r.key / "checkpoints" / "last.ckpt"
+            if not last.is_file():
+                print(f"{last} is missing: run table1 with --keep-checkpoints", file=sys.stderr)
+                return 2
+            _reopened_checkpoint(last, folder.cell_dir(r.key) / "checkpoints" / "last.ckpt")
+            longer = math.ceil(r.training.epochs * (1 + args.longer))
+            never = 10 ** 6  # the rule never fires again: a fixed number of epochs
+            cell_cfg = replace(cfg, max_epochs=longer, patience=never, object_patience=never,
+                               continuation=0.0, jobs=1, progress=False)
+            again = run_cell((r.task, r.grid_size, r.padding, r.model, r.seed), cell_cfg,
+                             *data, folder)
+            change = again.accuracy_pct - r.accuracy_pct
+            changes.setdefault(r.model, []).append(change)
+            print(f"| {r.key} | {r.training.epochs} | {r.accuracy_pct:.1f} | {longer} | "
+                  f"{again.accuracy_pct:.1f} | {change:+.1f} |", flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print()
+    for model, values in changes.items():
+        worst = max(values, key=abs)
+        print(f"{model}: largest change {worst:+.1f} points over {len(values)} cells "
+              f"({'within' if abs(worst) <= 2 else 'NOT within'} 2 points)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

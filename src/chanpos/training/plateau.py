@@ -1,0 +1,110 @@
+"""The plateau rule as a state machine over the validation metric, one value per epoch
+(torch- and Lightning-free, so its behaviour is tested on scripted curves).
+
+A plateau is *shown*, not assumed. When the robust (Theil–Sen) trend of the last `patience`
+values gains at most `min_delta` points, the rule fires: the first `lr_drops` times it lowers
+the learning rate (a fresh window follows); after that it does not stop training at once but
+lets the model train on for a continuation window (`Stopping.continuation_epochs`, at the same
+learning rate) and measures the gain: the median of the continuation's last `patience` values
+minus the median of the window that fired (a level that has moved on, even late in the
+continuation, counts; one outlying epoch does not). A gain of at most `min_delta` confirms
+the plateau and stops training; a larger gain means the rule was wrong, and training goes on
+until the rule fires again on a fresh window (and is confirmed), or the epoch maximum ends it
+unconfirmed.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from .options import Stopping
+
+__all__ = ["PlateauRule", "window_gain", "DROP", "STOP"]
+
+DROP, STOP = "drop", "stop"
+
+
+def window_gain(values: list[float]) -> float:
+    """Points gained across `values` by their robust trend: the Theil–Sen slope (the median
+    of the slopes between every pair of epochs, which one outlying epoch cannot swing)
+    times (len - 1)."""
+    n = len(values)
+    if n < 2:
+        return 0.0
+    slopes = sorted((values[j] - values[i]) / (j - i) for i in range(n) for j in range(i + 1, n))
+    m = len(slopes)
+    median = slopes[m // 2] if m % 2 else (slopes[m // 2 - 1] + slopes[m // 2]) / 2
+    return median * (n - 1)
+
+
+class PlateauRule:
+    """The rule's state: `step(value)` after every epoch says what to do (None, DROP, STOP).
+
+    `fired`: the epochs (1-based) at which the final rule fired; `gains`: the gain measured
+    over each continuation that followed (the last one confirmed the plateau when
+    `plateaued`)."""
+
+    def __init__(self, rule: Stopping) -> None:
+        self.rule = rule
+        self.history: list[float] = []
+        self.since = 0      # epochs since the start, the last learning-rate drop or a refuted fire
+        self.drops = 0
+        self.plateaued = False
+        self.fired: list[int] = []
+        self.gains: list[float] = []
+        self.confirm_at: int | None = None   # the epoch the running continuation ends at
+        self.reference: float | None = None  # the median of the window that fired
+
+    def step(self, value: float) -> str | None:
+        """Record one epoch's validation value; DROP lowers the learning rate, STOP ends."""
+        self.history.append(round(float(value), 4))
+        self.since += 1
+        epoch = len(self.history)
+        if self.confirm_at is not None:
+            return self._confirm(epoch)
+        window = self.history[-self.rule.patience:]
+        if (self.since < self.rule.patience or epoch < self.rule.min_epochs
+                or window_gain(window) > self.rule.min_delta):
+            return None
+        if self.drops < self.rule.lr_drops:
+            self.drops, self.since = self.drops + 1, 0
+            return DROP
+        self.fired.append(epoch)
+        if self.rule.continuation <= 0:  # no proof asked for: the first plateau stops
+            self.plateaued = True
+            return STOP
+        self.reference = statistics.median(window)
+        self.confirm_at = epoch + self.rule.continuation_epochs(epoch)
+        return None
+
+    def _confirm(self, epoch: int) -> str | None:
+        if epoch < self.confirm_at:
+            return None
+        tail = self.history[self.fired[-1]:][-self.rule.patience:]
+        gain = round(statistics.median(tail) - self.reference, 4)
+        self.gains.append(gain)
+        self.confirm_at, self.reference = None, None
+        if gain <= self.rule.min_delta:
+            self.plateaued = True
+            return STOP
+        self.since = 0  # still learning: the rule must fire again on a fresh window
+        return None
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a resume needs to go on exactly as an uninterrupted run."""
+        return {"history": list(self.history), "since": self.since, "drops": self.drops,
+                "plateaued": self.plateaued, "fired": list(self.fired),
+                "gains": list(self.gains), "confirm_at": self.confirm_at,
+                "reference": self.reference}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Inverse of `state_dict` (missing keys: a fresh rule's values)."""
+        self.history = [float(v) for v in state.get("history", [])]
+        self.since, self.drops = int(state.get("since", 0)), int(state.get("drops", 0))
+        self.plateaued = bool(state.get("plateaued", False))
+        self.fired = [int(e) for e in state.get("fired", [])]
+        self.gains = [float(g) for g in state.get("gains", [])]
+        at, ref = state.get("confirm_at"), state.get("reference")
+        self.confirm_at = None if at is None else int(at)
+        self.reference = None if ref is None else float(ref)

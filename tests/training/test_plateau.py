@@ -1,0 +1,72 @@
+"""The plateau rule on scripted validation curves: a plateau is shown by training on past it,
+not assumed from the first flat window."""
+
+import pytest
+
+from chanpos.training.options import FitResult, Stopping
+from chanpos.training.plateau import DROP, STOP, PlateauRule
+from chanpos.verdicts import converged_check
+
+# climbs to 40, stays flat for 8 epochs (a false plateau), climbs again to 60, stays there
+FALSE_PLATEAU = ([10.0 + 3 * i for i in range(11)] + [40.0] * 8
+                 + [40.0 + 2 * i for i in range(1, 11)] + [60.0] * 40)
+
+
+def _run(curve: list[float], rule: Stopping, max_epochs: int) -> FitResult:
+    """What fit() records when the validation metric follows `curve`."""
+    r = PlateauRule(rule)
+    for value in curve[:max_epochs]:
+        if r.step(value) == STOP:
+            break
+    return FitResult(len(r.history), max_epochs, r.plateaued, tuple(r.history),
+                     fired=tuple(r.fired), gains=tuple(r.gains))
+
+
+def test_the_first_flat_window_alone_is_mistaken_for_a_plateau() -> None:
+    old = _run(FALSE_PLATEAU, Stopping(patience=6, min_delta=1.0, continuation=0.0), 100)
+    # stopped inside the flat stretch at 40, 20 points below where the model was going
+    assert old.plateaued and old.epochs == 15 and old.history[-1] == 40.0
+    assert max(FALSE_PLATEAU) - old.history[-1] == 20.0
+
+
+def test_the_continuation_refutes_the_false_plateau_and_confirms_the_real_one() -> None:
+    fit = _run(FALSE_PLATEAU, Stopping(patience=6, min_delta=1.0, continuation=0.5), 100)
+    assert fit.fired[0] == 15 and fit.gains[0] > 1.0  # trained on: it was still learning
+    assert fit.plateaued and fit.history[-1] == 60.0 and fit.gains[-1] <= 1.0
+    assert len(fit.fired) == len(fit.gains) == 2
+    # the confirming continuation was half the epochs trained when the rule fired
+    assert fit.epochs == fit.fired[-1] + max(6, -(-fit.fired[-1] // 2))
+    check = converged_check([("model", fit)], "the rule")
+    assert check.passed and "continuation gains" in check.detail
+
+
+def test_a_budget_that_ends_before_the_proof_fails_converged() -> None:
+    fit = _run(FALSE_PLATEAU, Stopping(patience=6, min_delta=1.0, continuation=0.5), 30)
+    assert not fit.plateaued and fit.epochs == 30
+    check = converged_check([("model", fit)], "the rule")
+    assert not check.passed
+    assert "refuted a candidate plateau gained" in check.detail and "raise --max-epochs" in (
+        check.detail)
+
+
+def test_learning_rate_drops_come_before_the_candidate_plateaus() -> None:
+    r = PlateauRule(Stopping(patience=3, min_delta=1.0, lr_drops=1, continuation=0.5))
+    actions = [r.step(v) for v in [10.0, 10.0, 10.0]]
+    assert actions == [None, None, DROP]
+    actions = [r.step(v) for v in [10.0] * 3]  # fires: a candidate, not yet a stop
+    assert actions == [None, None, None] and r.fired == [6] and not r.plateaued
+    actions = [r.step(v) for v in [10.0] * 3]  # max(3, ceil(0.5 * 6)) = 3 epochs on: flat
+    assert actions == [None, None, STOP] and r.plateaued and r.gains == [0.0]
+
+
+@pytest.mark.parametrize("cut", range(1, 40))
+def test_a_rule_restored_from_its_state_decides_as_an_uninterrupted_one(cut: int) -> None:
+    rule = Stopping(patience=6, min_delta=1.0, continuation=0.5)
+    whole = PlateauRule(rule)
+    whole_actions = [whole.step(v) for v in FALSE_PLATEAU[:40]]
+    first = PlateauRule(rule)
+    actions = [first.step(v) for v in FALSE_PLATEAU[:cut]]
+    again = PlateauRule(rule)
+    again.load_state_dict(first.state_dict())
+    actions += [again.step(v) for v in FALSE_PLATEAU[cut:40]]
+    assert actions == whole_actions and again.state_dict() == whole.state_dict()
