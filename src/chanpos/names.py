@@ -54,7 +54,8 @@ ACCELERATORS: tuple[str, ...] = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
 # segmentation images with label maps
 SOURCE_KINDS: tuple[str, ...] = ("classification", "folder", "segmentation")
 BUILT_IN_SOURCES: dict[str, tuple[str, ...]] = {
-    "classification": ("shapes", "shapes-hard", "mnist", "digits", "cifar10", "cifar100"),
+    "classification": ("shapes", "shapes-hard", "mnist", "digits", "cifar10", "cifar100",
+                       "folder"),
     "folder": ("imagenet",),
     "segmentation": ("streets", "cityscapes"),
 }

@@ -161,7 +161,7 @@ def test_from_plain_checks_types_keys_and_completeness() -> None:
     for data, message in cases:
         with pytest.raises(ChanposError, match=re.escape(message)):
             from_plain(cls, data, where="here")
-    with pytest.raises(ChanposError, match="the setting 'checkpoint' is missing"):
+    with pytest.raises(ChanposError, match="the setting 'mean' is missing"):
         from_plain(cls, {"model": "r"}, where="config.yaml", complete=True)
 
 

@@ -220,13 +220,14 @@ def run_command(e: Entry, overrides: dict[str, Any], given: set[str], *, out: Pa
     """Resolve (or reload with --resume) the config of entry `e`, run it, print it."""
     from ..runs.lifecycle import execute, resume_run
 
-    experiment = e.experiment()
     over = {**overrides, **{k: v for k, v in extras.items() if v is not None}}
     if resume is None:
         base = over.pop("profile", "quick")
-        cfg = experiment.config(base, over)
+        cfg = e.config_function()(base, over)  # settings first: torch is not loaded yet
+        experiment = e.experiment()
         folder = None
     else:
+        experiment = e.experiment()
         explicit = {k: v for k, v in over.items() if k in given or k in extras}
         cfg, folder = resume_run(experiment, resume, explicit)
     path, report, _ = execute(experiment, cfg, out, folder=folder, log=say)

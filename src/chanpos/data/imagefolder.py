@@ -29,7 +29,7 @@ from torch.utils.data import Dataset, Subset
 from ..errors import ChanposError
 from ._messages import DataFileError, one_line
 from .sampling import balanced_subset, holdout_index
-from .sources import register_source
+from .sources import ImageSet, register_source
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "IMAGE_EXTENSIONS", "FolderItems", "FolderSet",
            "class_folders", "load_image_folder"]
@@ -196,3 +196,26 @@ def _imagenet(*, split: str, data_root: str | Path | None, num_samples: int | No
               seed: int = 0, **_: object) -> FolderSet:
     return load_image_folder(data_root, "val" if split == "test" else split, name="imagenet",
                              num_samples=num_samples, seed=seed)
+
+
+# the most images the in-memory `folder` source loads per split (32 px: 3 kB each, 150 MB)
+MAX_FOLDER_IMAGES = 50_000
+FOLDER_SIZE = 32  # the side of the tiles the in-memory folder source gives (as every source)
+
+
+@register_source("folder")
+def _folder(*, split: str, data_root: str | Path | None, num_samples: int | None = None,
+            seed: int = 0, **_: object) -> ImageSet:
+    """A user's class-folder images (`<root>/train/<class>/*`, `<root>/test/` or `val/`) in
+    memory as 32 px tiles, like the built-in sources, with ImageNet's normalisation (give a
+    model's own with --mean/--std)."""
+    folder = load_image_folder(data_root, split, size=FOLDER_SIZE, resize=FOLDER_SIZE,
+                               name="folder", num_samples=num_samples, seed=seed)
+    if len(folder) > MAX_FOLDER_IMAGES:
+        raise ChanposError(f"source 'folder' loads at most {MAX_FOLDER_IMAGES} images per split "
+                           f"into memory; {folder.dataset.files[0].parent.parent} holds "
+                           f"{len(folder)}: use --train-samples/--test-samples (or fewer files)")
+    items = [folder.dataset[i] for i in range(len(folder))]
+    images = torch.stack([x for x, _, _ in items])
+    labels = torch.tensor([int(y) for _, y, _ in items], dtype=torch.long)
+    return ImageSet("folder", images, labels, folder.num_classes, IMAGENET_MEAN, IMAGENET_STD)

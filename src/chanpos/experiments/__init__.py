@@ -24,6 +24,7 @@ register(Entry(
 register(Entry(
     "attack-study", "chanpos.experiments.attack", "StudyConfig", config_module="study_config",
     module="study", profiles="study_profiles.yaml", variant_of="attack", flag="study",
+    configure="study_config",
     help="Run the factor study (study_profiles.yaml) instead of one attack; each arm is a "
          "whole attack run."))
 register(Entry(
@@ -39,6 +40,10 @@ register(Entry(
     "consistency", "chanpos.tools.consistency", "ConsistencyConfig", profiles=None,
     resumable=False,
     help="Top-1 and shift consistency (Zhang 2019) of a trained classifier checkpoint."))
+register(Entry(
+    "layers", "chanpos.tools.layers", "LayersConfig", profiles=None, resumable=False,
+    help="List a model's layers with their output shapes, and the layer and stages chanpos "
+         "probes by default (and why)."))
 register(Entry(
     "reproduce", "chanpos.experiments.reproduce", "ReproduceConfig", profiles=None,
     help="Every experiment of the paper with one profile, and one combined report.md."))

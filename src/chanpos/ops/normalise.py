@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-__all__ = ["Normalise"]
+__all__ = ["Normalise", "choose_normalisation"]
 
 
 class Normalise:
@@ -36,3 +36,17 @@ class Normalise:
 
     def __getstate__(self) -> dict:
         return {"mean": self.mean, "std": self.std, "_on": {}}  # device tensors stay behind
+
+
+def choose_normalisation(given: tuple[Sequence[float] | None, Sequence[float] | None],
+                         model: tuple[Sequence[float] | None, Sequence[float] | None],
+                         source: tuple[Sequence[float], Sequence[float]]
+                         ) -> tuple[tuple[float, ...], tuple[float, ...], str]:
+    """(mean, std, where they came from): the command line's, else the model's own (what it
+    was trained with, from its file), else the data source's statistics."""
+    for (mean, std), said in ((given, "given on the command line"),
+                              (model, "the model's own (from its file)"),
+                              (source, "the data source's statistics")):
+        if mean is not None and std is not None:
+            return tuple(float(m) for m in mean), tuple(float(s) for s in std), said
+    raise ValueError("no normalisation")

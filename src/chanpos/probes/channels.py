@@ -255,3 +255,10 @@ def rank_position_channels(
                  side_names[1]: torch.argsort(signed_mean, descending=False, stable=True)}
     return ChannelRanking(scores.float(), order, mode, flip, count, magnitude.float(), sides)
 
+
+
+def top_overlap(a: ChannelRanking, b: ChannelRanking, k: int) -> int:
+    """How many of the top `k` channels two rankings share (two halves of the same images:
+    how stable a ranking is; `k` of `k` = the same set)."""
+    k = min(k, a.num_channels, b.num_channels)
+    return len(set(a.order[:k].tolist()) & set(b.order[:k].tolist()))

@@ -45,6 +45,8 @@ class Entry:
     needs: tuple[str, ...] = ()
     variant_of: str | None = None
     flag: str | None = None
+    configure: str | None = None  # the config function in `config_module` (default:
+                                  # `<name>_config`)
 
     @property
     def command_line(self) -> str:
@@ -55,6 +57,13 @@ class Entry:
         """The frozen config dataclass of this experiment (imports only its config module)."""
         return getattr(importlib.import_module(f"{self.package}.{self.config_module}"),
                        self.config)
+
+    def config_function(self) -> Any:
+        """The torch-free function that turns a profile and overrides into a validated
+        config (the CLI calls it before importing the experiment, so a setting that is wrong
+        is one line at once)."""
+        module = importlib.import_module(f"{self.package}.{self.config_module}")
+        return getattr(module, self.configure or f"{self.name.replace('-', '_')}_config")
 
     def experiment(self) -> Any:
         """Its `EXPERIMENT` (imports the experiment, and with it torch)."""

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from ..names import ACCELERATORS, PRECISIONS
 from .settings import setting
 
-__all__ = ["RunSettings", "finish_run_settings", "trainer_options"]
+__all__ = ["RunSettings", "PreprocessingSettings", "finish_run_settings", "trainer_options"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,3 +86,28 @@ def finish_run_settings(cfg: Any, cells: int) -> Any:
     jobs = resolve_jobs("auto" if cfg.jobs is None else cfg.jobs, opts, max(1, cells))
     threads = cfg.threads if cfg.threads is not None else cell_threads(jobs)
     return replace(cfg, jobs=jobs, threads=threads)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreprocessingSettings:
+    """How images are normalised for a model a user hands over: its own statistics (from a
+    chanpos model file), or these, else the data source's. Every report says which."""
+
+    PANEL: ClassVar[str] = "Preprocessing"
+
+    mean: tuple[float, float, float] | None = setting(
+        None, help="Per-channel mean of the model's input normalisation, on pixels in [0, 1] "
+        "(e.g. ImageNet's 0.485,0.456,0.406); default (model): the model file's own, else the "
+        "source's.", minimum=0.0, maximum=1.0, none_word="model", metavar="R,G,B")
+    std: tuple[float, float, float] | None = setting(
+        None, help="Per-channel standard deviation of that normalisation (e.g. "
+        "0.229,0.224,0.225); default (model) as --mean.", minimum=0.0, strict=True,
+        none_word="model", metavar="R,G,B")
+
+    def require_both(self) -> None:
+        """--mean and --std come together."""
+        if (self.mean is None) != (self.std is None):
+            from ..errors import ChanposError
+
+            raise ChanposError("give --mean and --std together (or neither: the model's own, "
+                               "else the source's)")

@@ -11,7 +11,7 @@ from ...names import BUILT_IN_SOURCES, POSITION_MAPS
 from ...runs.compose import resolve
 from ...runs.plateau import PlateauSettings
 from ...runs.settings import setting
-from ...runs.shared import RunSettings, finish_run_settings
+from ...runs.shared import PreprocessingSettings, RunSettings, finish_run_settings
 from ...runs.validate import (
     MAX_SEED,
     require_batches,
@@ -30,7 +30,7 @@ def _classification_sources() -> list[str]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class AuditConfig(PlateauSettings, RunSettings):
+class AuditConfig(PreprocessingSettings, PlateauSettings, RunSettings):
     """Everything an audit needs: the model (given or trained here), the images, the probes."""
 
     model: str | None = setting(
@@ -51,11 +51,13 @@ class AuditConfig(PlateauSettings, RunSettings):
     source: str = setting(help=f"Images: {', '.join(BUILT_IN_SOURCES['classification'])}.",
                           choices=_classification_sources, what="source")
     layer: str | None = setting(
-        None, help="The layer whose globally pooled output is probed (default: backbone, else "
-        "layer4).")
+        None, help="The layer whose globally pooled output is probed (default: the model's "
+        "backbone, else its last feature map before global pooling, found by running it; "
+        "`chanpos layers` lists them).")
     stages: tuple[str, ...] | None = setting(
-        None, help="Layers read by the position readout, in order (default: every layer1 .. "
-        "layer4 the model has).", none_word="auto", metavar="LIST|auto")
+        None, help="Layers read by the position readout, in order (default: the last feature "
+        "map of each of the four deepest spatial resolutions, found by running the model).",
+        none_word="auto", metavar="LIST|auto")
     grid_size: int = setting(help="k: tiles are placed in one cell of a k x k zero canvas "
                              "(2 <= k <= 64: canvases of at most 2048 px).", minimum=2,
                              maximum=64)
@@ -126,6 +128,7 @@ def audit_config(base: str | Mapping[str, Any] = "quick",
     require_data_root(cfg.data_root, download=cfg.download)
     require_file("--checkpoint", cfg.checkpoint, "checkpoint file")
     require_file("--control-checkpoint", cfg.control_checkpoint, "model file")
+    cfg.require_both()
     if cfg.model is None:
         raise ChanposError("--model file needs a chanpos --checkpoint (which names its own "
                            "architecture); otherwise give the architecture's name")

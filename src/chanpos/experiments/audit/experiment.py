@@ -29,7 +29,6 @@ from .rows import AuditModelRow
 
 __all__ = ["EXPERIMENT", "run_audit", "from_needs"]
 
-TILE = 32  # every classification source gives 32 px tiles
 
 
 def run_audit(cfg: AuditConfig, inputs: AuditInputs, folder: RunFolder, log=print
@@ -45,9 +44,10 @@ def run_audit(cfg: AuditConfig, inputs: AuditInputs, folder: RunFolder, log=prin
         model = trained_model(folder)
     else:
         model = inputs.model
-    layer, stages = layers(cfg, model, sample_canvases(inputs.test, cfg.grid_size))
+    sample = sample_canvases(inputs.test, cfg.grid_size)
+    layer, stages = layers(cfg, model, sample)
     models = build_controls(model, fresh_copy(model, cfg.seed + 1000), layer, stages,
-                            inputs.origin)
+                            inputs.origin, sample)
     models.shuffle_trained = inputs.shuffle_trained
     device = device_of(cfg)
     for net in models.by_control().values():
@@ -69,11 +69,14 @@ def run_audit(cfg: AuditConfig, inputs: AuditInputs, folder: RunFolder, log=prin
         features[models.layer] = [stage_features(models.model, [models.layer], x,
                                                  cfg.readout_size)[0] for x in (train_x, test_x)]
     topk = top_k_rows(features[models.layer], orders[models.layer], models.layer, cfg)
-    aligned = None if models.total_stride is None else TILE % models.total_stride == 0
+    tile = int(inputs.train.images.shape[-1])
+    aligned = None if models.total_stride is None else tile % models.total_stride == 0
     verdicts = audit_verdicts(reps, cfg, aligned, training)
     facts = {"model": inputs.name, "origin": inputs.origin, "layer": models.layer,
+             "normalisation": inputs.normalisation,
              "stages": list(models.stages),
              "num_classes": inputs.train.num_classes, "total_stride": models.total_stride,
+             "tile": tile,
              "seconds": time.perf_counter() - start,
              "training": asdict(training) if training else None}
     return {"facts": facts, "training": training, "replicates": reps, "readout": readout,

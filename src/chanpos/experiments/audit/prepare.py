@@ -4,7 +4,7 @@ the layers), and the training of a chanpos model when no checkpoint is given."""
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -14,6 +14,7 @@ from ...data import ImageSet, load_source
 from ...errors import ChanposError
 from ...models import ModelSpec, load_any_model
 from ...ops import Normalise
+from ...ops.normalise import choose_normalisation
 from ...runs.validate import require_at_most, require_holdout
 from .config import AuditConfig
 
@@ -32,6 +33,7 @@ class AuditInputs:
     origin: str
     name: str
     shuffle_trained: nn.Module | None = None
+    normalisation: str = "the data source's statistics"
 
 
 def fresh_copy(model: nn.Module, seed: int) -> nn.Module:
@@ -60,8 +62,13 @@ def prepare_audit(cfg: AuditConfig) -> AuditInputs:
     _need(cfg.readout_samples, len(train), "--readout-samples", "training images")
     _need(cfg.probe_test_samples, len(test), "--probe-test-samples", "test images")
     _need(cfg.readout_test_samples, len(test), "--readout-test-samples", "test images")
-    require_holdout(cfg.val_samples, len(train), flag="--val-samples", source=cfg.source)
-    rest, val = train.holdout(cfg.val_samples)
+    mean, std, said = _normalisation(cfg, train)
+    train, test = replace(train, mean=mean, std=std), replace(test, mean=mean, std=std)
+    if cfg.checkpoint is None:  # a validation split only for the model trained here
+        require_holdout(cfg.val_samples, len(train), flag="--val-samples", source=cfg.source)
+        rest, val = train.holdout(cfg.val_samples)
+    else:
+        rest, val = train, train
     if cfg.checkpoint is None:
         require_at_most(cfg.train_samples, len(rest), flag="--train-samples",
                         what="training images (less --val-samples)")
@@ -76,8 +83,10 @@ def prepare_audit(cfg: AuditConfig) -> AuditInputs:
     else:
         model, origin = load_any_model(cfg.model, Path(cfg.checkpoint), train.num_classes)
         inputs, shape = AuditInputs(rest, val, test, model, None, origin, cfg.model), model
+    inputs.normalisation = f"mean {mean}, std {std} ({said})"
     sample = sample_canvases(test, cfg.grid_size)
     layers(cfg, shape, sample)  # the layers exist and are maps
+    _require_circular_twin(cfg, shape, sample)
     if cfg.control_checkpoint is not None:
         from ...models import load_model_checkpoint
         from ...probes.channels import check_feature_layer
@@ -86,6 +95,39 @@ def prepare_audit(cfg: AuditConfig) -> AuditInputs:
         check_feature_layer(control, "backbone", sample)
         inputs.shuffle_trained = control
     return inputs
+
+
+def _require_circular_twin(cfg: AuditConfig, model: nn.Module, sample: torch.Tensor) -> None:
+    """The circular-padding control must run on the probes' canvases and the readout's
+    images: circular padding wraps a map at most once, so a padding wider than a deep feature
+    map cannot be built."""
+    from ...models import set_padding
+
+    twin = set_padding(copy.deepcopy(model), "circular").eval()
+    readout = torch.zeros(1, 3, cfg.image_size, cfg.image_size)
+    for x, what, flag in ((sample, "canvases", "--grid-size"),
+                          (readout, "readout images", "--image-size")):
+        try:
+            with torch.no_grad():
+                twin(x)
+        except RuntimeError:
+            raise ChanposError(f"the circular-padding control of this model cannot run on "
+                               f"{x.shape[-1]} px {what} (a deep layer's padding is wider than "
+                               f"its feature map); use a larger {flag}") from None
+
+
+def _normalisation(cfg: AuditConfig, images: ImageSet
+                   ) -> tuple[tuple[float, ...], tuple[float, ...], str]:
+    """The command line's, else the chanpos model file's own, else the source's."""
+    own: tuple = (None, None)
+    if cfg.checkpoint is not None:
+        from ...models import ModelSpec, read_checkpoint
+
+        ckpt = read_checkpoint(Path(cfg.checkpoint))
+        if "chanpos_model" in ckpt:
+            meta = ModelSpec.from_plain(ckpt["chanpos_model"], cfg.checkpoint).meta
+            own = (meta.mean, meta.std)
+    return choose_normalisation((cfg.mean, cfg.std), own, (images.mean, images.std))
 
 
 def sample_canvases(images: ImageSet, k: int) -> torch.Tensor:
@@ -99,11 +141,11 @@ def sample_canvases(images: ImageSet, k: int) -> torch.Tensor:
 def layers(cfg: AuditConfig, model: nn.Module, sample: torch.Tensor) -> tuple[str, tuple[str, ...]]:
     """(probed layer, readout stages) of `model`, each checked to give (B, C, H, W) maps."""
     from ...probes.channels import check_feature_layer
-    from .probing import auto_layer, auto_stages
+    from ...probes.layers import default_layer, default_stages
 
-    layer = cfg.layer or auto_layer(model)
-    stages = cfg.stages or auto_stages(model)
     model.eval()
+    layer = cfg.layer or default_layer(model, sample)
+    stages = cfg.stages or default_stages(model, sample, layer)
     for name in (layer, *stages):
         shape = check_feature_layer(model, name, sample)
         if name == layer and cfg.top_k >= shape[1]:

@@ -22,10 +22,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...data import ImageSet, place_in_grid
-from ...errors import ChanposError
 from ...models import set_padding
 from ...ops import Normalise, eval_device
-from ...probes.channels import rank_position_channels
+from ...probes.channels import rank_position_channels, top_overlap
+from ...probes.layers import total_stride
 from ...probes.position import (
     ReadoutScore,
     fit_linear_probe,
@@ -37,7 +37,7 @@ from ...probes.position import (
 from .rows import ChannelStage, ProbeReplicate, ReadoutRow, TopKRow
 
 __all__ = ["AuditModels",
-           "CONTROLS", "auto_stages", "auto_layer", "probe_replicate", "readout_rows",
+           "CONTROLS", "probe_replicate", "readout_rows",
            "channel_stages", "top_k_rows"]
 
 # the audited model and its controls, in report order
@@ -65,36 +65,13 @@ class AuditModels:
                 "circular padding": self.circular}
 
 
-def auto_layer(model: nn.Module) -> str:
-    """The probed layer: `backbone` if the model has one, else `layer4`."""
-    names = dict(model.named_modules())
-    for name in ("backbone", "layer4"):
-        if name in names:
-            return name
-    raise ChanposError(f"{type(model).__name__} has no 'backbone' or 'layer4'; name the probed "
-                       "layer with --layer")
-
-
-def auto_stages(model: nn.Module) -> tuple[str, ...]:
-    """Every `layer1` .. `layer4` of the model (the shallowest copy of each name)."""
-    names = [n for n, _ in model.named_modules()]
-    stages = []
-    for i in range(1, 5):
-        hits = sorted((n for n in names if n.split(".")[-1] == f"layer{i}"), key=len)
-        if hits:
-            stages.append(hits[0])
-    if not stages:
-        raise ChanposError(f"{type(model).__name__} has no layer1 .. layer4; name the stages "
-                           "with --stages")
-    return tuple(stages)
-
-
 def build_controls(model: nn.Module, fresh: nn.Module, layer: str, stages: tuple[str, ...],
-                   description: str) -> AuditModels:
-    """The audited model, its random-weight twin `fresh` and its circular-padding twin."""
+                   description: str, sample: Tensor | None = None) -> AuditModels:
+    """The audited model, its random-weight twin `fresh` and its circular-padding twin; the
+    probed layer's total stride is measured on `sample` (any architecture)."""
     model, fresh = model.eval(), fresh.eval()
     circular = set_padding(copy.deepcopy(model), "circular").eval()
-    stride = getattr(getattr(model, "backbone", model), "total_stride", None)
+    stride = None if sample is None else total_stride(model, layer, sample)
     return AuditModels(model, fresh, circular, layer, tuple(stages), description, stride)
 
 
@@ -133,7 +110,7 @@ def probe_replicate(models: AuditModels, train: ImageSet, test: ImageSet, *, k: 
     }
     if models.shuffle_trained is not None:
         net = models.shuffle_trained
-        layer = auto_layer(net)
+        layer = "backbone"  # a chanpos PermuteNet's pooled input
         pooled["shuffle-trained"] = (pooled_vectors(net, layer, xtr),
                                      pooled_vectors(net, layer, xte))
         results["control_objects"] = probe("shuffle-trained", ytr, yte, classes)
@@ -188,13 +165,18 @@ def channel_stages(models: AuditModels, images: Tensor, top: int = 10, device: A
     for stage in dict.fromkeys((*models.stages, models.layer)):
         ranking = rank_position_channels(models.model, stage, images.split(50), "absolute",
                                          device=device)
+        half = images.shape[0] // 2
+        halves = [rank_position_channels(models.model, stage, part.split(50), "absolute",
+                                         device=device)
+                  for part in (images[:half], images[half:])] if half else []
         orders[stage] = ranking.order
         n = min(top, ranking.num_channels)
         out.append(ChannelStage(stage, ranking.num_channels,
                                 round(half_mass_fraction(ranking.scores), 4),
                                 tuple(ranking.order[:n].tolist()),
                                 tuple(round(float(ranking.scores[c]), 6)
-                                      for c in ranking.order[:n])))
+                                      for c in ranking.order[:n]),
+                                top_overlap(*halves, n) if halves else None))
     return out, orders
 
 

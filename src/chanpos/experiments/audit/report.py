@@ -45,6 +45,36 @@ def _probe_table(reps: list[ProbeReplicate], cfg: AuditConfig, num_classes: int,
     return lines + [""]
 
 
+def _controls_in_words(reps: list[ProbeReplicate], cfg: AuditConfig, facts: dict[str, Any]
+                       ) -> list[Block]:
+    """What the controls say about this model, in words: is its position learned or
+    architectural, and did the negative control run."""
+    trained = statistics.fmean(r.location for r in reps)
+    random = statistics.fmean(r.random_weights_location for r in reps)
+    if random >= trained - 5.0:
+        said = (f"The same architecture with random weights reads the cell as well ({random:.1f} "
+                f"% against {trained:.1f} %): position here is architectural (its padding and "
+                "pooling), not learned.")
+    else:
+        said = (f"Its random-weight twin reads the cell at {random:.1f} % against the trained "
+                f"model's {trained:.1f} %: training added position.")
+    stride, tile = facts.get("total_stride"), facts.get("tile")
+    if stride is None:
+        neg = ("The negative control could not run: the probed layer's total stride is not a "
+               "whole number of pixels on this input, so no cell shift moves its map by whole "
+               "positions.")
+    elif tile % stride:
+        neg = (f"The negative control could not run: the probed layer's total stride ({stride} "
+               f"px, measured) does not divide the {tile} px tile, so a shift between cells does "
+               "not move the map by whole positions and the circular twin is not exactly "
+               "shift-equivariant; probe an earlier layer (--layer) whose stride divides it.")
+    else:
+        neg = (f"Negative control: the probed layer's total stride is {stride} px (measured), "
+               f"which divides the {tile} px tile, so the circular-padding twin is exactly "
+               "shift-equivariant across cells and must read them at chance.")
+    return [said, "", neg, ""]
+
+
 def _loss(reps: list[ProbeReplicate], a: str, b: str) -> str:
     """'12.3 [10.1, 14.5]': the class points lost to shuffling, mean with its t interval."""
     mean, lo, hi = t_interval([getattr(r, a) - getattr(r, b) for r in reps])
@@ -106,11 +136,16 @@ def _channel_tables(stages: list[ChannelStage], topk: list[TopKRow], cfg: AuditC
     lines: list[Block] = [heading(2, "3. Which channels hold position"), "",
              "Flip scores per stage: mean |GAP(f(x)) − GAP(f(flip x))| over the readout's test "
              "images. 'Half mass': the fraction of channels (largest scores first) that holds "
-             "half of the total score (0.5 = spread evenly, small = concentrated).", "",
-             "| stage | channels | half mass | top channels (score) |", "|---|---|---|---|"]
+             "half of the total score (0.5 = spread evenly, small = concentrated). 'Stable': how "
+             "many of the top channels the rankings of the two halves of those images share (a "
+             "ranking that changes with the images it is made on says little).", "",
+             "| stage | channels | half mass | top channels (score) | stable |",
+             "|---|---|---|---|---|"]
     for s in stages:
         top = ", ".join(f"{c} ({v:.3g})" for c, v in zip(s.top, s.top_scores, strict=True))
-        lines.append(f"| {s.stage} | {s.channels} | {s.half_mass_fraction:.3f} | {top} |")
+        stable = "–" if s.top_overlap is None else f"{s.top_overlap} of {len(s.top)}"
+        lines.append(f"| {s.stage} | {s.channels} | {s.half_mass_fraction:.3f} | {top} | "
+                     f"{stable} |")
     if topk:
         stage = topk[0].stage
         lines += ["", f"Readout on k = {cfg.top_k} channels of `{stage}`: the top-k "
@@ -136,7 +171,8 @@ def format_audit(cfg: AuditConfig, facts: dict[str, Any], verdicts: list[Verdict
                    "which channels"),
         "", f"Weights: {facts['origin']} · source `{cfg.source}` · probed layer "
         f"`{facts['layer']}` · stages {', '.join(f'`{s}`' for s in facts['stages'])} · "
-        f"{facts['seconds']:.0f} s", f"Machine: {machine_description()}", "",
+        f"{facts['seconds']:.0f} s", f"Normalisation: {facts['normalisation']}",
+        f"Machine: {machine_description()}", "",
         "Islam et al., ICCV 2021 (Claim 1: position lives in the channel order of the pooled "
         "vector) and Islam, Jia, Bruce, ICLR 2020 (PosENet readout), asked of this model.",
         "", heading(2, "Verdicts"), "", *verdict_table(verdicts, CLAIMS), "", SCOPE, "",
@@ -151,6 +187,7 @@ def format_audit(cfg: AuditConfig, facts: dict[str, Any], verdicts: list[Verdict
                   f"{t['test_top1_pct']:.1f} %.", "",
                   figure("validation curve of the audited model", "validation_curves.png"), ""]
     lines += _probe_table(reps, cfg, facts["num_classes"], facts["layer"])
+    lines += _controls_in_words(reps, cfg, facts)
     lines += semantics_section(reps, facts["num_classes"])
     lines += _readout_table(readout, cfg)
     lines += _channel_tables(stages, topk, cfg)

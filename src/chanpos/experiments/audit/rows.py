@@ -66,6 +66,7 @@ class ChannelStage:
     half_mass_fraction: float
     top: tuple[int, ...]
     top_scores: tuple[float, ...]
+    top_overlap: int | None = None  # of `top`, how many the two halves of the images share
 
 
 @dataclass(frozen=True)

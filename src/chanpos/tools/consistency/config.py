@@ -9,6 +9,7 @@ from typing import Any
 from ...names import BUILT_IN_SOURCES, SHIFT_MODES
 from ...runs.compose import resolve
 from ...runs.settings import setting
+from ...runs.shared import PreprocessingSettings
 from ...runs.validate import MAX_SEED, require_data_root, require_file
 
 __all__ = ["ConsistencyConfig", "consistency_config"]
@@ -21,11 +22,16 @@ def _classification_sources() -> list[str]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ConsistencyConfig:
+class ConsistencyConfig(PreprocessingSettings):
     """What `chanpos consistency` measures: which checkpoint, on which data, which protocol."""
 
-    checkpoint: str = setting(help="A trained chanpos classifier: a model.pt of a table1, "
-                              "table2 or audit run (or its .ckpt).", metavar="FILE")
+    checkpoint: str = setting(help="A trained classifier: a chanpos model.pt (of a table2 or "
+                              "audit run, or its .ckpt) or the state dict of the --model "
+                              "architecture (weights_only).", metavar="FILE")
+    model: str | None = setting(
+        None, help="The architecture of a state-dict --checkpoint: a torchvision.models name "
+        "(e.g. resnet18) or a chanpos model (default: the one a chanpos file names).",
+        none_word="file", metavar="NAME")
     source: str | None = setting(
         None, help="Test data (default: the source the model file says it was trained on; "
         f"one of {', '.join(BUILT_IN_SOURCES['classification'])}).",
@@ -53,4 +59,5 @@ def consistency_config(base: str | Mapping[str, Any] = "",
     cfg = resolve(ConsistencyConfig, "consistency", values, overrides, complete=bool(values))
     require_file("--checkpoint", cfg.checkpoint, "checkpoint file")
     require_data_root(cfg.data_root, download=cfg.download)
+    cfg.require_both()
     return cfg

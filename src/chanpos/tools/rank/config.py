@@ -9,6 +9,7 @@ from typing import Any
 from ...names import BUILT_IN_SOURCES, FLIPS, RANK_MODES
 from ...runs.compose import resolve
 from ...runs.settings import setting
+from ...runs.shared import PreprocessingSettings
 from ...runs.validate import MAX_SEED, require_data_root, require_file
 
 __all__ = ["RankConfig", "rank_config"]
@@ -23,7 +24,7 @@ def _any_sources() -> list[str]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class RankConfig:
+class RankConfig(PreprocessingSettings):
     """What `chanpos rank` ranks: which model and layer, on which images, how."""
 
     model: str | None = setting(
@@ -34,8 +35,9 @@ class RankConfig:
         None, help="Weights: a chanpos checkpoint (its architecture must be --model), the "
         "authors' file or a plain state dict (weights_only). Without it the weights are "
         "random.", metavar="FILE")
-    layer: str | None = setting(None, help="Module name whose output is ranked (default: "
-                                "backbone, else layer4).")
+    layer: str | None = setting(None, help="Module name whose output is ranked (default: the "
+                                "model's backbone, else its last feature map before global "
+                                "pooling; `chanpos layers` lists them).")
     source: str | None = setting(
         None, help=f"Images: streets, cityscapes (segmentation) or a classification source "
         f"({_CLASSIFICATION}); default: the source a chanpos --checkpoint was trained on, else "
@@ -61,6 +63,7 @@ def rank_config(base: str | Mapping[str, Any] = "",
     cfg = resolve(RankConfig, "rank", values, overrides, complete=bool(values))
     require_data_root(cfg.data_root)
     require_file("--checkpoint", cfg.checkpoint, "checkpoint file")
+    cfg.require_both()
     if cfg.model is None and cfg.checkpoint is None:
         from ...errors import ChanposError
 
