@@ -15,6 +15,10 @@ __all__ = [
     "BACKBONES",
     "TORCHVISION_RESNETS",
     "SEGMENTATION_MODELS",
+    "REAL_MODELS",
+    "ONNX_PREFIX",
+    "network_subject",
+    "is_network",
     "OUTPUT_STRIDES",
     "FLIPS",
     "RANK_MODES",
@@ -39,6 +43,26 @@ TORCHVISION_RESNETS: tuple[str, ...] = ("resnet18", "resnet34", "resnet50", "res
 BACKBONES: tuple[str, ...] = ("paper_resnet18", *TORCHVISION_RESNETS)
 SEGMENTATION_MODELS: tuple[str, ...] = ("deeplabv3_resnet50", "deeplabv3_resnet101",
                                         "fcn_resnet50", "deeplabv3_small")
+# real pretrained networks read from an installed wheel (the extra `real`), and the prefix of
+# an ONNX file given as a model (`onnx:PATH`)
+REAL_MODELS: tuple[str, ...] = ("ppocr-det", "ppocr-cls")
+ONNX_PREFIX = "onnx:"
+
+
+def is_network(model: str | None) -> bool:
+    """`model` names a network chanpos did not build: a real pretrained one or an ONNX file."""
+    return model is not None and (model in REAL_MODELS or model.startswith(ONNX_PREFIX))
+
+
+def network_subject(model: str | None) -> str | None:
+    """The short name a verdict about a real network carries (`figure4.ppocr-det`; an ONNX
+    file: its stem, dots replaced), or None for a model chanpos builds."""
+    if not is_network(model):
+        return None
+    if model.startswith(ONNX_PREFIX):
+        stem = model[len(ONNX_PREFIX):].replace("\\", "/").rsplit("/", 1)[-1]
+        return stem.rsplit(".", 1)[0].replace(".", "-") or "onnx"
+    return model
 OUTPUT_STRIDES: tuple[int, ...] = (8, 16)
 # flip name -> (tensor dimension flipped, the two sides its signed ranking names)
 FLIPS: dict[str, tuple[int, tuple[str, str]]] = {
@@ -55,9 +79,9 @@ ACCELERATORS: tuple[str, ...] = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
 SOURCE_KINDS: tuple[str, ...] = ("classification", "folder", "segmentation")
 BUILT_IN_SOURCES: dict[str, tuple[str, ...]] = {
     "classification": ("shapes", "shapes-hard", "mnist", "digits", "cifar10", "cifar100",
-                       "folder"),
+                       "folder", "text-crops"),
     "folder": ("imagenet",),
-    "segmentation": ("streets", "cityscapes"),
+    "segmentation": ("streets", "cityscapes", "text", "icdar2015"),
 }
 # the position maps a PosENet readout is trained to draw (Islam, Jia, Bruce, ICLR 2020):
 # horizontal and vertical gradients, a centred Gaussian, horizontal and vertical stripes

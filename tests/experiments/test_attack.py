@@ -117,7 +117,7 @@ def test_pretraining_copies_a_trained_backbone(tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["--ns", "0,40"], "N = 40 is larger than the 32 channels"),
-        (["--model", "unet"], "unknown model 'unet'"),
+        (["--model", "unet"], "unknown --model 'unet'"),
         (["--source", "cityscapes"], "needs --data-root"),
         (["--random-draws", "1"], "--random-draws must be a whole number >= 2"),
         (["--padding", "mirror"], "unknown padding 'mirror'"),

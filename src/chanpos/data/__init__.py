@@ -1,6 +1,9 @@
 """Data: grid placement (Table 1), the image-source registry, and segmentation sources."""
 
-from . import offline  # noqa: F401  (registers the `digits` and `mnist` sources)
+from . import (
+    offline,  # noqa: F401  (registers the `digits` and `mnist` sources)
+    text,  # noqa: F401  (registers the `text-crops` source)
+)
 from .cifar import read_cifar
 from .cityscapes import CITYSCAPES_CLASSES, CityscapesSegmentation, to_train_ids
 from .grid import TASKS, GridPlacement, GridPlacer, place_in_grid

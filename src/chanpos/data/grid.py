@@ -23,17 +23,21 @@ __all__ = ["TASKS", "place_in_grid", "GridPlacer", "GridPlacement"]
 
 
 
-def place_in_grid(tiles: Tensor, cells: Tensor, grid_size: int) -> Tensor:
-    """Paste tiles (B, C, h, w) into cells (B,) of zero canvases -> (B, C, k*h, k*w)."""
-    if grid_size < 1:
-        raise ValueError(f"grid size must be >= 1, got {grid_size}")
+def place_in_grid(tiles: Tensor, cells: Tensor, grid_size: int, rows: int | None = None
+                  ) -> Tensor:
+    """Paste tiles (B, C, h, w) into cells (B,) of zero canvases -> (B, C, r*h, k*w), with
+    k = `grid_size` columns and r = `rows` rows (default k: a k x k grid); cell = row * k +
+    column."""
+    if grid_size < 1 or (rows is not None and rows < 1):
+        raise ValueError(f"grid size must be >= 1, got {grid_size} x {rows}")
     b, c, h, w = tiles.shape
     k = grid_size
-    canvas = tiles.new_zeros(b, c, k, h, k, w)
+    r = k if rows is None else rows
+    canvas = tiles.new_zeros(b, c, r, h, k, w)
     cells = cells.to(device=tiles.device, dtype=torch.long)
     # advanced indices separated by slices -> the indexed view has shape (B, C, h, w)
     canvas[torch.arange(b, device=tiles.device), :, cells // k, :, cells % k, :] = tiles
-    return canvas.view(b, c, k * h, k * w)
+    return canvas.view(b, c, r * h, k * w)
 
 
 class GridPlacer:

@@ -100,6 +100,29 @@ def _streets(*, split: str, num_samples: int | None, seed: int, image_size: tupl
                         width=image_size[1], seed=seed, same_texture=same_texture, mirror=mirror)
 
 
+@register_source("text", kind="segmentation")
+def _text(*, split: str, num_samples: int | None, seed: int, image_size: tuple[int, int],
+          **_: object) -> SegmentationSource:
+    from .text import render_text
+
+    # train and val are disjoint draws of the same seed
+    return render_text(num_samples or (500 if split == "train" else 100),
+                       seed=2 * seed + (split != "train"), size=image_size)
+
+
+@register_source("icdar2015", kind="segmentation")
+def _icdar2015(*, split: str, data_root: str | Path | None, num_samples: int | None,
+               image_size: tuple[int, int], **_: object) -> SegmentationSource:
+    from .text import read_icdar2015
+
+    if data_root is None:
+        raise ChanposError("source 'icdar2015' needs --data-root (img_N.jpg with gt_img_N.txt)")
+    if split == "train":
+        raise ChanposError("source 'icdar2015' is read to attack a given text detector, not to "
+                           "train one here")
+    return read_icdar2015(data_root, size=image_size, num_samples=num_samples)
+
+
 @register_source("cityscapes", kind="segmentation")
 def _cityscapes(*, split: str, data_root: str | Path | None, num_samples: int | None,
                 scale: float, **_: object) -> SegmentationSource:

@@ -33,6 +33,17 @@ register(Entry(
          "channel order, which layers and channels hold it (probes, PosENet readout, flip "
          "scores, controls)."))
 register(Entry(
+    "attack-real", "chanpos.experiments.attack", "AttackConfig", module="real_experiment",
+    profiles="real_profiles.yaml", configure="attack_real_config", reproduce=True,
+    help="Figures 4-6 on a real pretrained network attacked as it is (default: PaddleOCR's "
+         "DBNet text detector on rendered text; needs the extra 'real')."))
+register(Entry(
+    "audit-real", "chanpos.experiments.audit", "AuditConfig", module="real_experiment",
+    profiles="real_profiles.yaml", configure="audit_real_config", reproduce=True,
+    help="Audit a real pretrained classifier as it is (default: PaddleOCR's MobileNetV3 "
+         "text-direction classifier on its own 48 x 192 text-line format; needs the extra "
+         "'real')."))
+register(Entry(
     "rank", "chanpos.tools.rank", "RankConfig", profiles=None, resumable=False,
     help="Audit a model: rank the channels of a layer by flip difference (Figures 4-6's "
          "ranking)."))

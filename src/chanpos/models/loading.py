@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ChanposError
-from ..names import SEGMENTATION_MODELS
+from ..names import SEGMENTATION_MODELS, is_network
 from .checkpoints import load_model_checkpoint, read_checkpoint
 from .registry import list_models
 from .segmentation import authors_state_dict
@@ -137,9 +137,17 @@ def _head_classes(net: nn.Module, state: dict[str, Any]) -> int | None:
 def load_any_model(name: str, checkpoint: Path | None, num_classes: int
                    ) -> tuple[nn.Module, str]:
     """A registry or torchvision model by name, with weights from `checkpoint` if given
-    (chanpos, authors' or plain state-dict files; weights_only) -> (model in eval, origin)."""
+    (chanpos, authors' or plain state-dict files; weights_only), or a real network / ONNX
+    file (`models.real`) -> (model in eval, origin)."""
     import torchvision
 
+    if is_network(name):
+        if checkpoint is not None:
+            raise ChanposError(f"--model {name} holds its own weights: drop --checkpoint")
+        from .real import load_real_model
+
+        net, info = load_real_model(name)
+        return net, info.description
     if name in list_models():
         if checkpoint is None:
             return (ModelSpec(name, {"num_classes": num_classes}).build().eval(),

@@ -81,12 +81,16 @@ class SegmentationParts:
     decode: Callable[[Tensor], Tensor]
 
 
-def segmentation_parts(model: nn.Module) -> SegmentationParts:
-    """Split a torchvision-style model (`backbone` -> {"out": ...}, `classifier`) at the head.
+def segmentation_parts(model: nn.Module, layer: str | None = None) -> SegmentationParts:
+    """Split a torchvision-style model (`backbone` -> {"out": ...}, `classifier`) at the head,
+    or a model with `split_at(layer)` (an imported graph: `models.real.DenseNetwork`) there.
 
     Other models: build `SegmentationParts` yourself (encode = everything up to the zeroed
     layer, decode = the rest without the final upsampling).
     """
+    if hasattr(model, "split_at") and layer is not None:
+        encode, decode = model.split_at(layer)
+        return SegmentationParts(encode, decode)
     if not (hasattr(model, "backbone") and hasattr(model, "classifier")):
         raise ChanposError(
             f"{type(model).__name__} has no backbone/classifier pair; pass SegmentationParts "
@@ -130,6 +134,7 @@ def attack_confusions(
     batch: Callable[[Any], tuple[Tensor, Tensor]] | None = None,
     progress: Callable[[int], None] | None = None,
     max_elements: int = 1 << 24,
+    observe: Callable[[int, int, Tensor], None] | None = None,
 ) -> Tensor:
     """Confusion matrices for every channel set zeroed at the head input -> (S, ZONES, K, K).
 
@@ -140,6 +145,8 @@ def attack_confusions(
     All sets' predictions of a batch go into one bincount (split only when S x B x H x W
     exceeds `max_elements`, e.g. full-resolution Cityscapes).
     `batch(b)` turns a loader batch into (images (B, 3, H, W) normalised, labels (B, H, W)).
+    `observe(batch index, set index, scores)` sees every set's decoded scores (B, K, h, w),
+    e.g. to score detections from the same head runs.
     """
     if isinstance(parts, nn.Module):
         model = parts
@@ -159,8 +166,13 @@ def attack_confusions(
         per_chunk = max(1, max_elements // max(1, y.numel()))
         chunks = []
         for start in range(0, len(sets), per_chunk):
-            preds = torch.stack([predict_labels(parts.decode(_zero_channels(feats, s)), size)
-                                 for s in sets[start:start + per_chunk]])  # (S', B, H, W)
+            preds = []
+            for j, s in enumerate(sets[start:start + per_chunk], start):
+                scores = parts.decode(_zero_channels(feats, s))
+                if observe is not None:
+                    observe(i, j, scores)
+                preds.append(predict_labels(scores, size))
+            preds = torch.stack(preds)  # (S', B, H, W)
             chunks.append(zone_confusions(preds, y, num_classes, ignore_index=ignore_index,
                                           zones=zones, num_zones=ZONES, check=False))
         counts = torch.cat(chunks)

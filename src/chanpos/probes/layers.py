@@ -16,7 +16,8 @@ from torch import Tensor, nn
 
 from ..errors import ChanposError
 
-__all__ = ["LayerOutput", "trace_layers", "default_layer", "default_stages", "total_stride"]
+__all__ = ["LayerOutput", "trace_layers", "default_layer", "imported_layer", "default_stages",
+           "total_stride", "horizontal_stride"]
 
 _POOLS = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.AvgPool2d, nn.MaxPool2d)
 
@@ -74,7 +75,12 @@ def trace_layers(model: nn.Module, x: Tensor) -> list[LayerOutput]:
 def default_layer(model: nn.Module, x: Tensor) -> str:
     """The probed layer: `backbone` if the model has one, else the last top-level module whose
     output is a feature map and that is not itself a pooling step (what global pooling
-    pools: a ResNet's layer4, the `features` of VGG, MobileNet, EfficientNet, ConvNeXt)."""
+    pools: a ResNet's layer4, the `features` of VGG, MobileNet, EfficientNet, ConvNeXt).
+    An imported network (`models.real`: a `net` graph and what chanpos knows of it, `info`)
+    gets its known layer, else `imported_layer`."""
+    info = getattr(model, "info", None)
+    if info is not None and hasattr(model, "net"):
+        return getattr(info, "layer", None) or imported_layer(model, x)
     names = dict(model.named_children())
     if "backbone" in names:
         return "backbone"
@@ -88,6 +94,32 @@ def default_layer(model: nn.Module, x: Tensor) -> str:
         raise ChanposError(f"{type(model).__name__} gives no (B, C, H, W) feature map on a "
                            f"{tuple(x.shape)} input; name the probed layer with --layer")
     return maps[-1].name
+
+
+def imported_layer(model: nn.Module, x: Tensor) -> str:
+    """The probed layer of an imported graph, whose layer names say nothing: for a dense
+    network (a (B, K, H, W) output) the last feature map at its deepest stride before the
+    first upsampling (the backbone's end); for a classifier its last feature map larger than
+    1x1 (what the final global pooling pools; squeeze-excitation blocks pool inside, so a
+    pooling step does not mark the end)."""
+    trace = [t for t in trace_layers(model, x) if t.is_map and t.depth > 1]
+    if not trace:
+        raise ChanposError(f"{type(model).__name__} gives no (B, C, H, W) feature map on a "
+                           f"{tuple(x.shape)} input; name the layer with --layer")
+    with torch.no_grad():
+        out = model(x)
+    out = out.get("out") if isinstance(out, dict) else out
+    if isinstance(out, Tensor) and out.dim() == 4:
+        smallest, best = None, trace[0]
+        for t in trace:
+            h = t.shape[-2] * t.shape[-1]
+            if smallest is not None and h > smallest and t.shape[-2] > 1:
+                break  # the first upsampling: the decoder starts
+            if h > 1 and (smallest is None or h <= smallest):
+                smallest, best = h, t
+        return best.name
+    larger = [t for t in trace if t.shape[-2] * t.shape[-1] > 1]
+    return (larger or trace)[-1].name
 
 
 def _levels(outputs: list[LayerOutput]) -> list[LayerOutput]:
@@ -111,6 +143,10 @@ def default_stages(model: nn.Module, x: Tensor, layer: str, levels: int = 4
     trace = trace_layers(model, x)
     modules = dict(model.named_modules())
     maps = [t for t in trace if t.is_map and not isinstance(modules[t.name], _POOLS)]
+    if getattr(model, "info", None) is not None and hasattr(model, "net"):
+        # an imported graph: squeeze-excitation pools to 1x1 inside every block; those
+        # vectors are not resolution levels
+        maps = [t for t in maps if t.shape[-2] * t.shape[-1] > 1 or t.name == layer]
     depth = layer.count(".") + 1
     inner = [t for t in maps if t.name.startswith(layer + ".") and t.name.count(".") == depth]
     found = _levels(inner)
@@ -135,3 +171,14 @@ def total_stride(model: nn.Module, layer: str, x: Tensor) -> int | None:
     if h % oh or w % ow or h // oh != w // ow:
         return None
     return h // oh
+
+
+def horizontal_stride(model: nn.Module, layer: str, x: Tensor) -> int | None:
+    """How many input columns one column of `layer`'s map spans, measured (None when the
+    input width is not a whole multiple of the map's): the stride that matters for cells in
+    one row (a text-line classifier's strides differ between the axes)."""
+    out = next((t for t in trace_layers(model, x) if t.name == layer), None)
+    if out is None or not out.is_map:
+        return None
+    w, ow = x.shape[-1], out.shape[-1]
+    return None if w % ow else w // ow

@@ -23,6 +23,7 @@ def run_model(seed: int, cfg: AttackConfig, inputs: AttackInputs, folder: RunFol
     """One replicate: (pretrain,) train, rank and attack the model of `seed` -> its row."""
     root = folder.cell_dir(f"seed{seed}")
     start = time.perf_counter()
+    inputs = inputs.fold(seed)  # a real network: this seed's own fold of images
     pretrain, training = None, None
     if inputs.checkpoint_model is not None:
         model = inputs.checkpoint_model
@@ -41,7 +42,7 @@ def run_model(seed: int, cfg: AttackConfig, inputs: AttackInputs, folder: RunFol
                        log=lambda m: None)
     if cfg.examples and seed == cfg.model_seeds()[0] and folder.owned:
         plot_attack_examples(examples_of(model, inputs.eval_set, row.ranking.absolute, cfg,
-                                         device), root / "attack_examples.png")
+                                         device, inputs.layer), root / "attack_examples.png")
     row.seconds["total"] = round(time.perf_counter() - start, 1)
     return row
 
@@ -50,7 +51,8 @@ def run_attack(cfg: AttackConfig, inputs: AttackInputs, folder: RunFolder, *, lo
                ) -> list[AttackModelRow]:
     """Every model of `cfg`, keeping models an interrupted run of `folder` already finished."""
     seeds = list(cfg.model_seeds())
-    log("attacking the given model" if cfg.checkpoint else
+    log(f"attacking {cfg.model} as it is, one fold of images per seed ({len(seeds)})"
+        if inputs.network is not None else "attacking the given model" if cfg.checkpoint else
         f"{len(seeds)} model{'s' if len(seeds) > 1 else ''} ({cfg.model}, at most "
         f"{cfg.max_epochs} epochs"
         + (f", backbone pretrained on {cfg.pretrain}" if inputs.pretrain_sets else "") + ")")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable
+from dataclasses import replace
 
 from ...verdicts import Check, Claim, Verdict, check, converged_check, judge, t_interval
 from .config import AttackConfig
@@ -115,11 +116,29 @@ def _sensitive(values: list[float], claim: str, control: str) -> Check:
                  f"(n = {len(values)}) against min_effect {min_effect:g}{why}")
 
 
+def _baseline(models: list[AttackModelRow], cfg: AttackConfig) -> list[Check]:
+    """A text detector must detect the text it is attacked on: F-measure above the floor."""
+    scored = [m for m in models if m.detection is not None]
+    if not scored:
+        return []
+    f = [m.detection.baseline["all"]["f"] for m in scored]
+    ok = min(f) >= cfg.detection_floor
+    return [check("baseline", ok, f"unattacked F-measure {min(f):.1f}-{max(f):.1f} % over "
+                  f"{len(f)} fold{'s' if len(f) > 1 else ''} against the floor "
+                  f"{cfg.detection_floor:g} %" + ("" if ok else
+                  ": the network does not detect this text, so attacking it says nothing; "
+                  "use images it reads (larger text, --image-size)"))]
+
+
 def attack_verdicts(models: list[AttackModelRow], cfg: AttackConfig) -> list[Verdict]:
-    """`figure4` and `figure6` over the trained models (or the draws of a single model)."""
+    """`figure4` and `figure6` over the trained models (or the draws of a single model); for
+    a real network over its folds of images, each verdict named after the network
+    (`figure4.ppocr-det`)."""
     single = len(models) == 1
-    replicate = "random channel draw" if single else "trained model"
-    converged = _converged(models, cfg)
+    network = cfg.network_name()
+    replicate = ("random channel draw" if single else
+                 "image fold" if network else "trained model")
+    converged = [*_converged(models, cfg), *_baseline(models, cfg)]
     out = []
     f4, ids4 = _with_ids(models, single, lambda m: figure4_effects(m, single))
     if f4:
@@ -136,7 +155,7 @@ def attack_verdicts(models: list[AttackModelRow], cfg: AttackConfig) -> list[Ver
             control, "figure6", "the region effect of the channels whose zeroing hurts the "
             "left half most relative to the right (measured on held-out images)")],
             ids6))
-    return out
+    return [replace(v, claim=f"{v.claim}.{network}") for v in out] if network else out
 
 
 def _with_ids(models: list[AttackModelRow], single: bool,
@@ -148,7 +167,7 @@ def _with_ids(models: list[AttackModelRow], single: bool,
         got = effects(m)
         values += got
         ids += [f"seed {m.seed} draw {d}" if single else f"seed {m.seed}"
-                for d in range(len(got))]
+                for d in range(len(got))]  # a real network's seed names its fold
     return values, ids
 
 

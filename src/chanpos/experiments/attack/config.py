@@ -11,11 +11,14 @@ from ...errors import ChanposError
 from ...names import (
     BUILT_IN_SOURCES,
     FLIPS,
+    ONNX_PREFIX,
     OPTIMIZERS,
     OUTPUT_STRIDES,
     PADDING_MODES,
     SCHEDULES,
     SEGMENTATION_MODELS,
+    is_network,
+    network_subject,
 )
 from ...runs.compose import resolve
 from ...runs.plateau import PlateauSettings
@@ -29,10 +32,14 @@ from ...runs.validate import (
     require_file,
 )
 
-__all__ = ["AttackConfig", "attack_config", "NO_PRETRAIN"]
+__all__ = ["AttackConfig", "attack_config", "attack_real_config", "NO_PRETRAIN",
+           "is_network", "TEXT_SOURCES"]
 
 NO_PRETRAIN = "none"
 _CLASSIFICATION = ", ".join(BUILT_IN_SOURCES["classification"])
+TEXT_SOURCES = ("text", "icdar2015")  # the data a real text detector is attacked on
+
+
 
 
 def _segmentation_sources() -> list[str]:
@@ -57,16 +64,26 @@ class AttackConfig(PlateauSettings, RunSettings):
 
     source: str = setting(help="Segmentation data: streets (built in, offline) or cityscapes "
                           "(needs --data-root).", choices=_segmentation_sources, what="source")
-    model: str = setting(help=f"Segmentation model: {', '.join(SEGMENTATION_MODELS)}.",
-                         choices=SEGMENTATION_MODELS, what="model")
+    model: str = setting(help=f"Segmentation model: {', '.join(SEGMENTATION_MODELS)} (trained "
+                         "per seed, or given with --checkpoint); or a real pretrained network "
+                         "attacked as it is: ppocr-det (PaddleOCR's text detector) or "
+                         "onnx:PATH (any dense ONNX network; needs the extra 'real').",
+                         metavar="NAME")
+    layer: str | None = setting(
+        None, help="The attacked layer (default: the head input of a chanpos or torchvision "
+        "model, the backbone's deepest output of a real network; list them with chanpos "
+        "layers --model M).", none_word="default", metavar="NAME")
     checkpoint: str | None = setting(
         None, help="Attack this trained model instead of training some: a chanpos model.pt, "
         "the authors' DeepLabV3Plus-Pytorch file or a torchvision state dict.", metavar="FILE")
     seeds: tuple[int, ...] = setting(
-        help="Model seeds: one model is trained per seed (the verdicts' replicates).",
+        help="Model seeds: one model is trained per seed (the verdicts' replicates); for a real "
+        "network, one independent fold of images per seed (rank on the fold's ranking "
+        "images, evaluate on its evaluation images).",
         minimum=0, maximum=MAX_SEED, metavar="LIST")
     image_size: tuple[int, int] | None = setting(
-        None, help="streets image size H,W.", minimum=16, metavar="H,W")
+        None, help="streets, text and icdar2015 image size H,W (text and icdar2015: default "
+        "the network's input size).", minimum=16, metavar="H,W")
     same_texture: bool = setting(False, help="streets: paint road and sidewalk alike (only "
                                  "position separates them).")
     mirror: float = setting(0.0, help="streets: fraction of mirrored (left-hand traffic) "
@@ -135,6 +152,12 @@ class AttackConfig(PlateauSettings, RunSettings):
                                          metavar="LIST")
     random_draws: int = setting(help="Random channel draws per N.", minimum=2)
     examples: int = setting(4, help="Rows of the qualitative grid (0 = none).", minimum=0)
+    unclip: float = setting(1.6, help="Text detection metric: DB's box growth (area x unclip / "
+                            "perimeter of each detected region).", minimum=0.5, maximum=4.0)
+    detection_floor: float = setting(
+        50.0, help="Text detectors: the baseline check needs the unattacked network's "
+        "F-measure (%) on every fold's evaluation images to reach this.", minimum=0.0,
+        maximum=100.0)
 
     def model_kwargs(self, num_classes: int) -> dict[str, Any]:
         """Builder keyword arguments of `model` for `num_classes` classes."""
@@ -147,8 +170,13 @@ class AttackConfig(PlateauSettings, RunSettings):
         return kw
 
     def model_seeds(self) -> tuple[int, ...]:
-        """The seeds of the attacked models (one when a checkpoint is given)."""
+        """The seeds of the attacked models (one when a checkpoint is given; for a real
+        network every seed, each one fold of images)."""
         return self.seeds[:1] if self.checkpoint else self.seeds
+
+    def network_name(self) -> str | None:
+        """A real network's short name for verdict ids, else None (`names.network_subject`)."""
+        return network_subject(self.model)
 
     def sides(self) -> tuple[str, str]:
         """The two sides of the signed (region) ranking: left, right."""
@@ -156,22 +184,62 @@ class AttackConfig(PlateauSettings, RunSettings):
 
 
 def attack_config(base: str | Mapping[str, Any] = "quick",
-                  overrides: Mapping[str, Any] | None = None) -> AttackConfig:
+                  overrides: Mapping[str, Any] | None = None, *, command: str = "attack"
+                  ) -> AttackConfig:
     """A profile name (or saved settings) + command-line values -> the config."""
     over = dict(overrides or {})
+    if over.get("model") is not None and is_network(over["model"]):
+        over.setdefault("pretrain", NO_PRETRAIN)  # a pretrained network: nothing to pretrain
     if over.get("rank_images") is not None:  # a user's image list replaces the profile's choice
         over.setdefault("rank_where", None)
     if over.get("checkpoint") is not None:  # a trained model is attacked: nothing to pretrain
         over.setdefault("pretrain", NO_PRETRAIN)
-    cfg = resolve(AttackConfig, "attack", base, over)
+    cfg = resolve(AttackConfig, command, base, over)
     cfg = replace(cfg, ns=tuple(sorted(set(cfg.ns) | {0})),
                   region_ns=tuple(sorted(set(cfg.region_ns))))
     _validate(cfg)
     return finish_run_settings(cfg, len(cfg.model_seeds()))
 
 
+def attack_real_config(base: str | Mapping[str, Any] = "quick",
+                       overrides: Mapping[str, Any] | None = None) -> AttackConfig:
+    """`chanpos attack-real`: the attack with the profiles of a real pretrained network."""
+    return attack_config(base, overrides, command="attack-real")
+
+
+def _validate_network(cfg: AttackConfig) -> None:
+    if cfg.model.startswith(ONNX_PREFIX):
+        require_file("--model onnx:", cfg.model[len(ONNX_PREFIX):], "ONNX file")
+    if cfg.model == "ppocr-cls":
+        raise ChanposError("ppocr-cls is a classifier: the attack needs a dense network "
+                           "(ppocr-det, or onnx:PATH); audit classifiers with chanpos audit")
+    if cfg.checkpoint is not None:
+        raise ChanposError(f"--model {cfg.model} holds its own weights: drop --checkpoint")
+    if cfg.pretrain != NO_PRETRAIN:
+        raise ChanposError(f"--model {cfg.model} is attacked as it is: use --pretrain none")
+    if cfg.source not in TEXT_SOURCES:
+        raise ChanposError(f"a real text detector is attacked on --source "
+                           f"{' or '.join(TEXT_SOURCES)}, not {cfg.source}")
+    if cfg.rank_images is not None:
+        raise ChanposError("--rank-images lists evaluation images of a fixed set; a real "
+                           "network's folds rank on their own images (use --rank-where)")
+
+
 def _validate(cfg: AttackConfig) -> None:
     require_distinct(cfg, "seeds")
+    if not (cfg.model in SEGMENTATION_MODELS or is_network(cfg.model)):
+        raise ChanposError(f"unknown --model {cfg.model!r}; choose from: "
+                           f"{', '.join(SEGMENTATION_MODELS)}, ppocr-det, onnx:PATH")
+    if is_network(cfg.model):
+        _validate_network(cfg)
+        require_data_root(cfg.data_root, download=cfg.download)
+        if cfg.source == "icdar2015" and cfg.data_root is None:
+            raise ChanposError("--source icdar2015 needs --data-root (a folder of img_N.jpg "
+                               "with gt_img_N.txt)")
+        return
+    if cfg.source in TEXT_SOURCES:
+        raise ChanposError(f"--source {cfg.source} is for attacking a real text detector "
+                           "(--model ppocr-det or onnx:PATH)")
     cfg.check_schedule(cfg.schedule)
     if cfg.pretrain != NO_PRETRAIN and cfg.checkpoint is not None:
         raise ChanposError("--pretrain trains a model, --checkpoint attacks a trained one: give "

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from ...runs.folders import RunFolder
 from ...runs.lifecycle import Experiment, Outcome
 from .cells import run_attack
 from .claims import CLAIMS, attack_verdicts, mean_curves
-from .config import AttackConfig, attack_config
+from .config import AttackConfig, attack_config, attack_real_config
 from .plots import plot_attack_curve, plot_attack_curves_of_training, plot_attack_regions
 from .prepare import AttackInputs, prepare_attack
 from .report import attack_results, format_attack
@@ -24,7 +25,8 @@ def _run(cfg: AttackConfig, inputs: AttackInputs, folder: RunFolder, log) -> Out
     mean = mean_curves(models)
     verdicts = attack_verdicts(models, cfg)
     return Outcome(attack_results(models, mean, cfg, inputs.spec, verdicts, seconds),
-                   format_attack(models, mean, cfg, inputs.spec, verdicts, seconds),
+                   format_attack(models, mean, cfg, inputs.spec, verdicts, seconds,
+                                 network=inputs.network, layer=inputs.layer),
                    [lambda p: plot_attack_curve(models, mean, p / "attack_curve.png"),
                     lambda p: plot_attack_regions(models, p / "attack_regions.png"),
                     lambda p: plot_attack_curves_of_training(models, p / "validation_curves.png")])
@@ -38,3 +40,5 @@ def expected_claims(cfg: AttackConfig) -> set[str]:
 
 EXPERIMENT = Experiment(name="attack", config=attack_config, prepare=prepare_attack, run=_run,
                         row=AttackModelRow, claims=CLAIMS, expected_claims=expected_claims)
+# `chanpos attack-real`: the same attack with the profiles of a real pretrained network
+REAL_EXPERIMENT = replace(EXPERIMENT, name="attack-real", config=attack_real_config)

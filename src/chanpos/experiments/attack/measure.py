@@ -24,7 +24,12 @@ from torch.utils.data import Dataset, Subset
 from torchmetrics.functional import spearman_corrcoef
 
 from ...data.segmentation import collate_segmentation
-from ...probes.ablation import ablate_channels, attack_confusions, predict_labels
+from ...probes.ablation import (
+    ablate_channels,
+    attack_confusions,
+    predict_labels,
+    segmentation_parts,
+)
 from ...probes.channels import ChannelRanking, rank_position_channels
 from ...probes.segmentation import miou_from_confusion, region_confusion
 from ...training import SegmentationTransform
@@ -35,6 +40,8 @@ from .rows import (
     AttackModelRow,
     CurvePoint,
     Curves,
+    Detection,
+    DetectionPoint,
     Diagnostics,
     RandomPoint,
     Ranking,
@@ -55,13 +62,14 @@ def _miou(counts: Tensor, region: str = "all") -> float:
 
 
 def channel_importance(model: nn.Module, data: Dataset, cfg: AttackConfig, num_channels: int,
-                       num_classes: int, device: torch.device
+                       num_classes: int, device: torch.device, layer: str = ATTACKED_LAYER
                        ) -> tuple[Tensor, dict[str, Tensor]]:
     """(mIoU drop of each channel zeroed alone (C,), per half: its drop on that half minus
     its drop on the other half (C,)) on the images of `data`."""
     transform = SegmentationTransform(data.mean, data.std)
     sets = [torch.empty(0, dtype=torch.long)] + [torch.tensor([c]) for c in range(num_channels)]
-    counts = attack_confusions(model, segmentation_loader(data, cfg.eval_batch_size, cfg), sets,
+    counts = attack_confusions(segmentation_parts(model, layer),
+                               segmentation_loader(data, cfg.eval_batch_size, cfg), sets,
                                num_classes, ignore_index=int(data.ignore_index), device=device,
                                batch=lambda b: transform(b, False))
     drops = {r: torch.tensor([_miou(counts[0], r) - _miou(counts[c + 1], r)
@@ -101,12 +109,55 @@ def _spearman(a: Tensor, b: Tensor) -> float:
     return round(float(spearman_corrcoef(a.double(), b.double())), 4)
 
 
-def _ranking_images(model: nn.Module, data: Dataset, index: list[int], cfg: AttackConfig,
+def _ranking_images(model: nn.Module, data: Dataset, cfg: AttackConfig, layer: str,
                     transform: SegmentationTransform, mode: str, device: torch.device
                     ) -> ChannelRanking:
-    loader = segmentation_loader(Subset(data, index), cfg.eval_batch_size, cfg)
-    return rank_position_channels(model, ATTACKED_LAYER, (transform(b, False)[0] for b in loader),
+    loader = segmentation_loader(data, cfg.eval_batch_size, cfg)
+    return rank_position_channels(model, layer, (transform(b, False)[0] for b in loader),
                                   mode, device=device)
+
+
+class _DetectionScores:
+    """Detection counts per channel set and region, from the probability maps the attack's
+    head runs produce (`attack_confusions`' observer): DB boxes matched to the word boxes."""
+
+    def __init__(self, data: Any, batch_size: int, threshold: float, unclip: float) -> None:
+        self.data, self.batch_size = data, batch_size
+        self.threshold, self.unclip = threshold, unclip
+        self.counts: dict[int, dict[str, Any]] = {}
+
+    def observe(self, batch: int, index: int, scores: Tensor) -> None:
+        """Score set `index`'s maps of loader batch `batch`."""
+        from ...probes.detection import DetectionCounts, db_boxes, detection_counts
+
+        prob = scores[:, 1].float().cpu().numpy()
+        mine = self.counts.setdefault(index, {})
+        for b in range(prob.shape[0]):
+            i = batch * self.batch_size + b
+            boxes = db_boxes(prob[b], thresh=self.threshold, unclip=self.unclip)
+            got = detection_counts(boxes, self.data.boxes[i], self.data.dont_care[i],
+                                   prob.shape[-1])
+            for region, c in got.items():
+                mine[region] = mine.get(region, DetectionCounts()) + c
+
+    def scores(self, index: int) -> dict[str, dict[str, float]]:
+        """Precision / recall / F (%) per region of set `index`."""
+        return {r: c.scores() for r, c in self.counts[index].items()}
+
+
+def _detection(scores: _DetectionScores, key_index: Any, cfg: AttackConfig) -> Detection:
+    """The row's detection summary from the scored sets (`key_index(key)` -> set index)."""
+    def f(key: tuple[str, int, int], region: str = "all") -> float:
+        return scores.scores(key_index(key))[region]["f"]
+
+    n_region = max(cfg.region_ns) if cfg.region_ns else None
+    return Detection(
+        baseline=scores.scores(key_index(("ranked", 0, 0))),
+        ranked=tuple(DetectionPoint(n, f(("ranked", 0, n))) for n in cfg.ns),
+        random=tuple(DetectionPoint(n, round(statistics.fmean(
+            f(("random", d, n)) for d in range(cfg.random_draws)), 2)) for n in cfg.ns),
+        left_channels=({} if n_region is None else
+                       {h: f(("left", 0, n_region), h) for h in HALVES}))
 
 
 def _curves_and_regions(miou: Any, cfg: AttackConfig, sides: tuple[str, ...]
@@ -141,21 +192,30 @@ def attack_model(cfg: AttackConfig, model: nn.Module, inputs: AttackInputs, seed
     """Rank and attack one trained model -> its row (curves with every random draw)."""
     model = model.to(device).eval()
     val = inputs.eval_set
+    layer = inputs.layer
     transform = SegmentationTransform(val.mean, val.std)
     t0 = time.perf_counter()
-    ranking = _ranking_images(model, val, inputs.rank_index, cfg, transform, "absolute", device)
-    signed = _ranking_images(model, val, inputs.signed_index, cfg, transform, "signed", device)
+    rank_set = inputs.rank_set if inputs.rank_set is not None else Subset(val, inputs.rank_index)
+    signed_set = (inputs.signed_set if inputs.signed_set is not None
+                  else Subset(val, inputs.signed_index))
+    ranking = _ranking_images(model, rank_set, cfg, layer, transform, "absolute", device)
+    signed = _ranking_images(model, signed_set, cfg, layer, transform, "signed", device)
     importance, sided = channel_importance(model, inputs.importance_set, cfg,
-                                           inputs.num_channels, inputs.num_classes, device)
+                                           inputs.num_channels, inputs.num_classes, device,
+                                           layer)
     rank_seconds = time.perf_counter() - t0
     sets = channel_sets(ranking, signed, importance, sided, cfg, inputs.num_channels, seed)
     canon = {k: tuple(sorted(v.tolist())) for k, v in sets.items()}
     unique = list(dict.fromkeys(canon.values()))  # identical sets are evaluated once
     t0 = time.perf_counter()
-    counts = attack_confusions(model, segmentation_loader(val, cfg.eval_batch_size, cfg),
+    detected = (_DetectionScores(val, cfg.eval_batch_size, model.info.threshold, cfg.unclip)
+                if inputs.detection else None)
+    counts = attack_confusions(segmentation_parts(model, layer),
+                               segmentation_loader(val, cfg.eval_batch_size, cfg),
                                [torch.tensor(u, dtype=torch.long) for u in unique],
                                inputs.num_classes, ignore_index=int(val.ignore_index),
-                               device=device, batch=lambda b: transform(b, False))
+                               device=device, batch=lambda b: transform(b, False),
+                               observe=detected.observe if detected else None)
     attack_seconds = time.perf_counter() - t0
     where = {u: i for i, u in enumerate(unique)}
 
@@ -167,6 +227,8 @@ def attack_model(cfg: AttackConfig, model: nn.Module, inputs: AttackInputs, seed
     log(f"[seed {seed}] ranked {ranking.num_channels} channels on {ranking.num_images} images "
         f"({rank_seconds:.0f} s), attacked {len(unique)} channel sets ({attack_seconds:.0f} s); "
         f"mIoU {base['all']:.1f}")
+    detection = (None if detected is None else
+                 _detection(detected, lambda key: where[canon[key]], cfg))
     return AttackModelRow(
         seed=seed, num_channels=inputs.num_channels, baseline_miou=base,
         rank_images=ranking.num_images, signed_rank_images=signed.num_images,
@@ -188,6 +250,7 @@ def attack_model(cfg: AttackConfig, model: nn.Module, inputs: AttackInputs, seed
         training=training, pretrain=pretrain,
         seconds={**(seconds or {}), "rank": round(rank_seconds, 1),
                  "attack": round(attack_seconds, 1)},
+        detection=detection,
     )
 
 
@@ -201,14 +264,14 @@ def example_ns(ns: tuple[int, ...]) -> list[int]:
 
 @torch.no_grad()
 def examples_of(model: nn.Module, data: Dataset, order: tuple[int, ...], cfg: AttackConfig,
-                device: torch.device) -> dict[str, Any]:
+                device: torch.device, layer: str = ATTACKED_LAYER) -> dict[str, Any]:
     """Figure 5: predictions of a few evaluation images with the top-N ranked channels zeroed."""
     idx = list(range(min(cfg.examples, len(data))))
     images, labels = collate_segmentation([data[i] for i in idx])
     x = SegmentationTransform(data.mean, data.std)((images, labels), False)[0].to(device)
     preds = {}
     for n in example_ns(cfg.ns):
-        with ablate_channels(model, ATTACKED_LAYER, torch.tensor(order[:n], dtype=torch.long)):
+        with ablate_channels(model, layer, torch.tensor(order[:n], dtype=torch.long)):
             preds[n] = predict_labels(model(x)["out"], tuple(labels.shape[-2:])).cpu()
     return {"images": images, "labels": labels, "preds": preds, "palette": tuple(data.palette),
             "ignore_index": int(data.ignore_index)}

@@ -16,9 +16,9 @@ from ...errors import ChanposError
 from ...models import ModelSpec, load_segmentation_checkpoint
 from ...probes.ablation import head_channels
 from ...runs.validate import require_at_most, require_batches, require_holdout
-from .config import NO_PRETRAIN, AttackConfig
+from .config import NO_PRETRAIN, AttackConfig, is_network
 
-__all__ = ["AttackInputs", "prepare_attack", "images_where"]
+__all__ = ["AttackInputs", "prepare_attack", "images_where", "check_ns"]
 
 
 @dataclass
@@ -29,6 +29,10 @@ class AttackInputs:
     training split and the validation split held out of it (the plateau rule), `val_set`
     also being the images the importance control is measured on (`importance_set`, disjoint
     from `eval_set`); `pretrain_sets`: (train, validation, test) of the pretraining source.
+    `layer`: the attacked layer. `rank_set` / `signed_set`: ranking images of their own
+    (default: the evaluation images at `rank_index` / `signed_index`). A real network
+    (`network`: what chanpos knows of it) has one `AttackInputs` per seed in `folds`, each
+    fold's images disjoint from the others; `detection`: its text-detection metric is scored.
     """
 
     spec: ModelSpec
@@ -43,6 +47,16 @@ class AttackInputs:
     num_classes: int
 
     importance_set: Dataset | None = None
+    layer: str = "backbone"
+    rank_set: Dataset | None = None
+    signed_set: Dataset | None = None
+    network: Any = None
+    folds: dict[int, AttackInputs] | None = None
+    detection: bool = False
+
+    def fold(self, seed: int) -> AttackInputs:
+        """The inputs of the replicate `seed`: its own fold of images, or these."""
+        return self.folds[seed] if self.folds else self
 
     def __post_init__(self) -> None:
         if self.importance_set is None:  # images for the importance control: never eval images
@@ -72,6 +86,10 @@ def _split_train(cfg: AttackConfig) -> tuple[Dataset, Dataset]:
 
 def prepare_attack(cfg: AttackConfig) -> AttackInputs:
     """Load data and check every user input (raises ChanposError); writes nothing."""
+    if is_network(cfg.model):
+        from .network import prepare_network
+
+        return prepare_network(cfg)
     val = _load(cfg, "val", cfg.eval_samples)
     require_at_most(cfg.eval_samples, len(val), flag="--eval-samples",
                     what="evaluation images")
@@ -111,7 +129,7 @@ def prepare_attack(cfg: AttackConfig) -> AttackInputs:
             require_batches(len(rest), 64, what="pretraining", samples_flag="--pretrain-samples")
             pretrain = (rest, pre_val, load_source(cfg.pretrain, split="test",
                                                    data_root=cfg.data_root, num_samples=500))
-    channels = _check_ns(cfg, head_channels(shape_model))
+    channels = check_ns(cfg, head_channels(shape_model))
     _check_circular(cfg, shape_model, tuple(val[0][0].shape[-2:]))
     require_at_most(cfg.importance_samples, len(held), flag="--importance-samples",
                     what="held-out images (--val-samples)")
@@ -123,11 +141,11 @@ def prepare_attack(cfg: AttackConfig) -> AttackInputs:
                         importance_set=held.select(list(range(n_imp))))
 
 
-def _check_ns(cfg: AttackConfig, channels: int) -> int:
+def check_ns(cfg: AttackConfig, channels: int) -> int:
     too_big = [n for n in cfg.ns + cfg.region_ns if n > channels]
     if too_big:
         raise ChanposError(f"N = {max(too_big)} is larger than the {channels} channels of "
-                           f"{cfg.model}'s head input; use --ns/--region-ns values <= {channels}")
+                           f"{cfg.model}'s attacked layer; use --ns/--region-ns values <= {channels}")
     return channels
 
 

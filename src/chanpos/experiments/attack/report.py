@@ -25,6 +25,58 @@ def _where(cfg: AttackConfig) -> str:
     return ""
 
 
+def _network_setting(cfg: AttackConfig, spec: ModelSpec, network: Any, first: AttackModelRow
+                     ) -> list[str]:
+    h, w = spec.meta.image_size
+    data = (f"`text`: rendered words (Pillow's scalable font, varied sizes, contrasts, "
+            f"backgrounds, blur), {h}x{w}, drawn afresh for every fold"
+            if cfg.source == "text" else f"`icdar2015` from {cfg.data_root}, resized to {h}x{w}, "
+            "cut into disjoint folds")
+    bgr = ", channels reversed to BGR" if network.bgr else ""
+    return [f"Profile `{cfg.profile}` · data {data} · network `{spec.name}`: "
+            f"{network.description}; attacked as it is (chanpos did not train it). Inputs "
+            f"normalised with mean {list(spec.meta.mean)}, std {list(spec.meta.std)}{bgr}. "
+            f"Replicates: {len(cfg.model_seeds())} independent folds of images (seeds "
+            f"{', '.join(map(str, cfg.model_seeds()))}); each fold ranks on "
+            f"{first.rank_images} images of its own (signed ranking: {first.signed_rank_images} "
+            + ("images with words in the left half only" if cfg.source == "text" else
+               f"images{_where(cfg)}") + ") and is evaluated on images it did not rank on."]
+
+
+def _detection_table(models: list[AttackModelRow], cfg: AttackConfig) -> list[Block]:
+    """Text detection per fold: the unattacked network and the attacked one."""
+    if any(m.detection is None for m in models):
+        return []
+    n4 = max((p.n for p in models[0].detection.ranked if 0 < p.n <= models[0].num_channels / 4),
+             default=None)
+    nr = max(cfg.region_ns) if cfg.region_ns else None
+    lines: list[Block] = [
+        "", heading(2, "Text detection (DB boxes, IoU ≥ 0.5), per fold"), "",
+        f"DBNet's post-processing (the network's own probability threshold, boxes grown by "
+        f"unclip {cfg.unclip:g}); a box belongs to the half holding its centre. Percent.", "",
+        f"| fold | precision | recall | F | F left | F right | F, top-{n4} ranked zeroed | "
+        f"F, {n4} random zeroed | F left / right, {nr} left channels zeroed |",
+        "|---|---|---|---|---|---|---|---|---|"]
+    for m in models:
+        d = m.detection
+        base = d.baseline
+        ranked = {p.n: p.f for p in d.ranked}
+        rand = {p.n: p.f for p in d.random}
+        left = d.left_channels
+        lines.append(f"| {m.seed} | {fmt(base['all']['precision'])} | "
+                     f"{fmt(base['all']['recall'])} | {fmt(base['all']['f'])} | "
+                     f"{fmt(base['left']['f'])} | {fmt(base['right']['f'])} | "
+                     f"{fmt(ranked.get(n4))} | {fmt(rand.get(n4))} | "
+                     f"{fmt(left.get('left'))} / {fmt(left.get('right'))} |")
+    lines += ["", "| N | F ranked (mean over folds) | F random (mean over folds) |",
+              "|---|---|---|"]
+    for i, p in enumerate(models[0].detection.ranked):
+        r = [m.detection.ranked[i].f for m in models]
+        q = [m.detection.random[i].f for m in models]
+        lines.append(f"| {p.n} | {fmt(sum(r) / len(r))} | {fmt(sum(q) / len(q))} |")
+    return lines
+
+
 def _setting(cfg: AttackConfig, spec: ModelSpec) -> list[str]:
     data = (f"`{cfg.source}` {cfg.image_size[0]}x{cfg.image_size[1]}"
             + (", road and sidewalk painted alike" if cfg.same_texture else "")
@@ -93,29 +145,45 @@ def _region_table(models: list[AttackModelRow]) -> list[Block]:
 
 
 def format_attack(models: list[AttackModelRow], mean: list[dict[str, Any]], cfg: AttackConfig,
-                  spec: ModelSpec, verdicts: list[Verdict], seconds: float) -> Report:
-    """report.md: verdicts, the per-model table, the mean curve, the region table."""
+                  spec: ModelSpec, verdicts: list[Verdict], seconds: float, *,
+                  network: Any = None, layer: str = "backbone") -> Report:
+    """report.md: verdicts, the per-model table, the mean curve, the region table (and for a
+    real network what it is, and its detection metric)."""
     c = models[0].num_channels
     first = models[0]
+    why = "" if network is None else (network.layer_reason if layer == network.layer
+                                      else "given with --layer")
+    where = (f"Attacked layer: `{layer}` ({why}), " if network is not None
+             else "Attacked layer: the head input (backbone output), ")
+    title = ("Figures 4-6 on a real pretrained network — attacking its position-encoding "
+             "channels" if network is not None else
+             "Figures 4-6 — attacking the position-encoding channels")
     lines: list[Block] = [
-        heading(1, "Figures 4-6 — attacking the position-encoding channels"),
+        heading(1, title),
         "",
         "Islam et al., ICCV 2021, Figures 4-6: rank the head input's channels by flip difference "
         "(mean |GAP(f(x)) − GAP(f(flip x))|), zero the top N, compare with N random channels; "
         "zero the left-specific channels (signed ranking) and compare the image halves.",
         "",
-        *_setting(cfg, spec),
-        f"Attacked layer: the head input (backbone output), C = {c} channels. Channels ranked on "
-        f"{first.rank_images} evaluation images (signed ranking: "
-        f"{first.signed_rank_images}{_where(cfg)}); mIoU (percent, classes present in target "
-        f"or prediction) on the evaluation images at label resolution; {cfg.random_draws} random "
-        f"draws per N. Positive control: every channel's measured importance (mIoU drop when it "
-        f"alone is zeroed) on {first.importance_images} held-out training images, never the "
-        f"evaluation images. {len(models)} model{'s' if len(models) > 1 else ''} in "
+        *(_network_setting(cfg, spec, network, first) if network is not None
+          else _setting(cfg, spec)),
+        f"{where}C = {c} channels. Channels ranked on "
+        f"{first.rank_images} {'ranking' if network is not None else 'evaluation'} images "
+        f"(signed ranking: {first.signed_rank_images}{_where(cfg)}); mIoU (percent, classes "
+        f"present in target or prediction) on the evaluation images at label resolution; "
+        f"{cfg.random_draws} random draws per N. Positive control: every channel's measured "
+        f"importance (mIoU drop when it alone is zeroed) on {first.importance_images} "
+        f"{'images of each fold' if network is not None else 'held-out training images'}, "
+        f"never the evaluation images. {len(models)} "
+        f"{'fold' if network is not None else 'model'}{'s' if len(models) > 1 else ''} in "
         f"{seconds:.0f} s.",
-        *([] if first.training is not None else [
+        *([] if first.training is not None or network is not None else [
             "The attacked model was given (--checkpoint): chanpos did not train it, so its "
             "convergence is not checked."]),
+        *([] if network is None else [
+            f"Every verdict here is about `{spec.name}` and the images it was attacked on, "
+            "not about the paper's DeepLabv3 on Cityscapes: the same question asked of another "
+            "network somebody else trained on real data."]),
         f"Machine: {machine_description()}",
         "",
         heading(2, "Verdicts"),
@@ -145,6 +213,7 @@ def format_attack(models: list[AttackModelRow], mean: list[dict[str, Any]], cfg:
             f"[{fmt(p['random_draw_sd'])}] | {fmt(p['magnitude'][0])} | {fmt(p['least'][0])} | "
             f"{fmt(p['importance'][0])} | {fmt(p['ranked'][0] - p['random'][0], 2)} |")
     lines += _region_table(models)
+    lines += _detection_table(models, cfg)
     return Report(lines + _figures(first, cfg))
 
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from ...training.options import FitResult
 
 __all__ = ["CURVE_KINDS", "CurvePoint", "RandomPoint", "Curves", "RegionDrop", "Ranking",
-           "Diagnostics", "Pretraining", "AttackModelRow", "importance_set"]
+           "Diagnostics", "Pretraining", "DetectionPoint", "Detection", "AttackModelRow",
+           "importance_set"]
 
 # channel sets of the curve: the flip ranking (the claim), the magnitude and least-flip
 # controls, and the measured-importance positive control
@@ -105,10 +106,33 @@ class Pretraining:
 
 
 @dataclass(frozen=True)
+class DetectionPoint:
+    """Text detection F-measure (%) with N channels of one set zeroed (random: the mean over
+    the draws)."""
+
+    n: int
+    f: float
+
+
+@dataclass(frozen=True)
+class Detection:
+    """The detection metric of a text detector (DB boxes, IoU >= 0.5): the unattacked
+    network's precision / recall / F per region (all, left, right), the F-measure curves of
+    the flip-ranked and random channel sets, and per half the F-measure with the
+    left-specific channels zeroed (at the largest region N)."""
+
+    baseline: dict[str, dict[str, float]]
+    ranked: tuple[DetectionPoint, ...]
+    random: tuple[DetectionPoint, ...]
+    left_channels: dict[str, float]
+
+
+@dataclass(frozen=True)
 class AttackModelRow:
     """One attacked model: its unattacked mIoU per region, curves, region attacks, rankings.
 
-    `training` / `pretrain` are None for a given checkpoint (trained outside chanpos)."""
+    `training` / `pretrain` are None for a given checkpoint (trained outside chanpos); for a
+    real network each row is one fold of images (`seed`), `detection` its detection metric."""
 
     seed: int
     num_channels: int
@@ -123,6 +147,7 @@ class AttackModelRow:
     training: FitResult | None
     pretrain: Pretraining | None
     seconds: dict[str, float]
+    detection: Detection | None = None
 
     @property
     def key(self) -> str:

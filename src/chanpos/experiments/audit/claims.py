@@ -93,7 +93,7 @@ def audit_verdicts(reps: list[ProbeReplicate], cfg: AuditConfig, aligned: bool |
                    training: Any = None) -> list[Verdict]:
     """The two audit claims over the probe replicates (each its own canvases and fit);
     with `training` (the model was trained here) its plateau is checked too."""
-    chance = 100.0 / cfg.grid_size ** 2
+    chance = 100.0 / cfg.cells()
     fitted = [_probes_fitted(reps), *_converged(training)]
     ids = [f"replicate {r.replicate}" for r in reps]
     location = [r.location for r in reps]

@@ -7,7 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...errors import ChanposError
-from ...names import BUILT_IN_SOURCES, POSITION_MAPS
+from ...names import (
+    BUILT_IN_SOURCES,
+    POSITION_MAPS,
+    is_network,
+    network_subject,
+)
 from ...runs.compose import resolve
 from ...runs.plateau import PlateauSettings
 from ...runs.settings import setting
@@ -20,7 +25,7 @@ from ...runs.validate import (
     require_file,
 )
 
-__all__ = ["AuditConfig", "audit_config"]
+__all__ = ["AuditConfig", "audit_config", "audit_real_config"]
 
 
 def _classification_sources() -> list[str]:
@@ -61,6 +66,10 @@ class AuditConfig(PreprocessingSettings, PlateauSettings, RunSettings):
     grid_size: int = setting(help="k: tiles are placed in one cell of a k x k zero canvas "
                              "(2 <= k <= 64: canvases of at most 2048 px).", minimum=2,
                              maximum=64)
+    grid_rows: int | None = setting(
+        None, help="Rows of the canvas grid (default: k, a k x k grid; 1: a row of k cells, "
+        "the input format of a text-line classifier such as ppocr-cls).", minimum=1,
+        maximum=64, none_word="k", metavar="N|k")
     replicates: int = setting(
         help="Independent replicates of the pooled-vector probes: each draws its own training "
         "and test canvases (tiles, cells) and fits its own probes.", minimum=2)
@@ -93,9 +102,30 @@ class AuditConfig(PreprocessingSettings, PlateauSettings, RunSettings):
     seed: int = setting(0, help="Seed of the model trained here, the canvases and the probes "
                         "(replicate r uses seed + r).", minimum=0, maximum=MAX_SEED)
 
+    def rows(self) -> int:
+        """Rows of the canvas grid (k unless set)."""
+        return self.grid_size if self.grid_rows is None else self.grid_rows
+
+    def cells(self) -> int:
+        """Cells of the canvas grid: the pooled-position probe's classes."""
+        return self.rows() * self.grid_size
+
+    def grid(self) -> str:
+        """'3x3', '1x4' (rows x columns)."""
+        return f"{self.rows()}x{self.grid_size}"
+
+    def network_name(self) -> str | None:
+        """A real network's short name for verdict ids, else None (`names.network_subject`)."""
+        return network_subject(self.model)
+
     def trains_model(self) -> bool:
-        """True when no checkpoint is given: a chanpos model is trained here first."""
-        return self.checkpoint is None
+        """True when no checkpoint is given (and no real network, which holds its own
+        weights): a chanpos model is trained here first."""
+        return self.checkpoint is None and not self.is_network()
+
+    def is_network(self) -> bool:
+        """The audited model is a real pretrained network or an ONNX file (`models.real`)."""
+        return is_network(self.model)
 
 
 def _from_model_file(base: str | Mapping[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -118,10 +148,11 @@ def _from_model_file(base: str | Mapping[str, Any], over: dict[str, Any]) -> dic
 
 
 def audit_config(base: str | Mapping[str, Any] = "quick",
-                 overrides: Mapping[str, Any] | None = None) -> AuditConfig:
+                 overrides: Mapping[str, Any] | None = None, *, command: str = "audit"
+                 ) -> AuditConfig:
     """A profile name (or saved settings) + command-line values -> the config; with a chanpos
     model file, what it was trained on comes before the profile's values."""
-    cfg = resolve(AuditConfig, "audit", base, _from_model_file(base, dict(overrides or {})))
+    cfg = resolve(AuditConfig, command, base, _from_model_file(base, dict(overrides or {})))
     require_distinct(cfg, "maps")
     if cfg.stages is not None:
         require_distinct(cfg, "stages")
@@ -132,6 +163,8 @@ def audit_config(base: str | Mapping[str, Any] = "quick",
     if cfg.model is None:
         raise ChanposError("--model file needs a chanpos --checkpoint (which names its own "
                            "architecture); otherwise give the architecture's name")
+    if cfg.is_network() and cfg.checkpoint is not None:
+        raise ChanposError(f"--model {cfg.model} holds its own weights: drop --checkpoint")
     if cfg.trains_model():
         from ...models import list_models
 
@@ -143,3 +176,9 @@ def audit_config(base: str | Mapping[str, Any] = "quick",
         require_batches(cfg.train_samples or 2, cfg.batch_size, what="training",
                       samples_flag="--train-samples")
     return finish_run_settings(cfg, 1)
+
+
+def audit_real_config(base: str | Mapping[str, Any] = "quick",
+                      overrides: Mapping[str, Any] | None = None) -> AuditConfig:
+    """`chanpos audit-real`: the audit with the profiles of a real pretrained network."""
+    return audit_config(base, overrides, command="audit-real")

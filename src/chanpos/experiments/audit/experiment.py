@@ -4,7 +4,7 @@ rank, then the verdicts."""
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from ...runs.cells import run_cells
@@ -13,7 +13,7 @@ from ...runs.lifecycle import Experiment, Outcome
 from ...runs.reporting import plot_validation_curves
 from .cells import train_model, trained_model
 from .claims import CLAIMS, audit_verdicts
-from .config import AuditConfig, audit_config
+from .config import AuditConfig, audit_config, audit_real_config
 from .prepare import AuditInputs, fresh_copy, layers, prepare_audit, sample_canvases
 from .probing import (
     build_controls,
@@ -44,10 +44,10 @@ def run_audit(cfg: AuditConfig, inputs: AuditInputs, folder: RunFolder, log=prin
         model = trained_model(folder)
     else:
         model = inputs.model
-    sample = sample_canvases(inputs.test, cfg.grid_size)
+    sample = sample_canvases(inputs.test, cfg.grid_size, cfg.grid_rows)
     layer, stages = layers(cfg, model, sample)
     models = build_controls(model, fresh_copy(model, cfg.seed + 1000), layer, stages,
-                            inputs.origin, sample)
+                            inputs.origin, sample, row=cfg.rows() == 1)
     models.shuffle_trained = inputs.shuffle_trained
     device = device_of(cfg)
     for net in models.by_control().values():
@@ -57,7 +57,8 @@ def run_audit(cfg: AuditConfig, inputs: AuditInputs, folder: RunFolder, log=prin
     log(f"probing `{models.layer}` ({cfg.replicates} replicates)")
     reps = [probe_replicate(models, inputs.train, inputs.test, k=cfg.grid_size,
                             n=cfg.probe_samples, n_test=cfg.probe_test_samples, replicate=r,
-                            seed=cfg.seed + r) for r in range(cfg.replicates)]
+                            seed=cfg.seed + r, rows=cfg.grid_rows)
+            for r in range(cfg.replicates)]
     log(f"position readouts on {len(models.stages)} stages x 3 networks + the image alone")
     train_x = readout_images(inputs.train, 0, cfg.readout_samples, cfg.image_size)
     test_x = readout_images(inputs.test, 0, cfg.readout_test_samples, cfg.image_size)
@@ -69,9 +70,12 @@ def run_audit(cfg: AuditConfig, inputs: AuditInputs, folder: RunFolder, log=prin
         features[models.layer] = [stage_features(models.model, [models.layer], x,
                                                  cfg.readout_size)[0] for x in (train_x, test_x)]
     topk = top_k_rows(features[models.layer], orders[models.layer], models.layer, cfg)
-    tile = int(inputs.train.images.shape[-1])
+    tile = int(inputs.train.images.shape[-1])  # the width a cell shift moves by
     aligned = None if models.total_stride is None else tile % models.total_stride == 0
     verdicts = audit_verdicts(reps, cfg, aligned, training)
+    subject = cfg.network_name()  # a real network's verdicts name it: audit.pooled_position.x
+    if subject is not None:
+        verdicts = [replace(v, claim=f"{v.claim}.{subject}") for v in verdicts]
     facts = {"model": inputs.name, "origin": inputs.origin, "layer": models.layer,
              "normalisation": inputs.normalisation,
              "stages": list(models.stages),
@@ -112,3 +116,6 @@ def from_needs(products: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 EXPERIMENT = Experiment(name="audit", config=audit_config, prepare=prepare_audit, run=_run,
                         row=AuditModelRow, claims=CLAIMS, from_needs=from_needs)
+# `chanpos audit-real`: the same audit with the profiles of a real pretrained classifier
+REAL_EXPERIMENT = replace(EXPERIMENT, name="audit-real", config=audit_real_config,
+                          from_needs=None)

@@ -64,16 +64,16 @@ def prepare_audit(cfg: AuditConfig) -> AuditInputs:
     _need(cfg.readout_test_samples, len(test), "--readout-test-samples", "test images")
     mean, std, said = _normalisation(cfg, train)
     train, test = replace(train, mean=mean, std=std), replace(test, mean=mean, std=std)
-    if cfg.checkpoint is None:  # a validation split only for the model trained here
+    if cfg.trains_model():  # a validation split only for the model trained here
         require_holdout(cfg.val_samples, len(train), flag="--val-samples", source=cfg.source)
         rest, val = train.holdout(cfg.val_samples)
     else:
         rest, val = train, train
-    if cfg.checkpoint is None:
+    if cfg.trains_model():
         require_at_most(cfg.train_samples, len(rest), flag="--train-samples",
                         what="training images (less --val-samples)")
     _require_memory(cfg, train)
-    if cfg.checkpoint is None:
+    if cfg.trains_model():
         spec = ModelSpec(cfg.model, {"num_classes": train.num_classes, "width": cfg.width}
                          ).with_meta(source=cfg.source, image_size=tuple(train.images.shape[-2:]),
                                      mean=tuple(train.mean), std=tuple(train.std))
@@ -81,10 +81,11 @@ def prepare_audit(cfg: AuditConfig) -> AuditInputs:
                              f"{cfg.source}", cfg.model)
         shape = spec.build()
     else:
-        model, origin = load_any_model(cfg.model, Path(cfg.checkpoint), train.num_classes)
+        model, origin = load_any_model(cfg.model, Path(cfg.checkpoint) if cfg.checkpoint
+                                       else None, train.num_classes)
         inputs, shape = AuditInputs(rest, val, test, model, None, origin, cfg.model), model
     inputs.normalisation = f"mean {mean}, std {std} ({said})"
-    sample = sample_canvases(test, cfg.grid_size)
+    sample = sample_canvases(test, cfg.grid_size, cfg.grid_rows)
     layers(cfg, shape, sample)  # the layers exist and are maps
     _require_circular_twin(cfg, shape, sample)
     if cfg.control_checkpoint is not None:
@@ -120,7 +121,12 @@ def _normalisation(cfg: AuditConfig, images: ImageSet
                    ) -> tuple[tuple[float, ...], tuple[float, ...], str]:
     """The command line's, else the chanpos model file's own, else the source's."""
     own: tuple = (None, None)
-    if cfg.checkpoint is not None:
+    if cfg.is_network():  # a real network's own input statistics
+        from ...models.real import real_network
+
+        info, _ = real_network(cfg.model)
+        own = (info.mean, info.std)
+    elif cfg.checkpoint is not None:
         from ...models import ModelSpec, read_checkpoint
 
         ckpt = read_checkpoint(Path(cfg.checkpoint))
@@ -130,12 +136,12 @@ def _normalisation(cfg: AuditConfig, images: ImageSet
     return choose_normalisation((cfg.mean, cfg.std), own, (images.mean, images.std))
 
 
-def sample_canvases(images: ImageSet, k: int) -> torch.Tensor:
+def sample_canvases(images: ImageSet, k: int, rows: int | None = None) -> torch.Tensor:
     """Two normalised canvases (tiles in cell 0): what the layer checks run on."""
     from ...data import place_in_grid
 
     tiles = Normalise(images.mean, images.std)(images.images[:2])
-    return place_in_grid(tiles, torch.zeros(2, dtype=torch.long), k)
+    return place_in_grid(tiles, torch.zeros(2, dtype=torch.long), k, rows)
 
 
 def layers(cfg: AuditConfig, model: nn.Module, sample: torch.Tensor) -> tuple[str, tuple[str, ...]]:
@@ -161,9 +167,10 @@ def _require_memory(cfg: AuditConfig, train: ImageSet) -> None:
     from ...runs.validate import require_memory
 
     side = cfg.grid_size * int(train.images.shape[-1])
+    tall = cfg.rows() * int(train.images.shape[-2])
     canvases = cfg.probe_samples + cfg.probe_test_samples
-    need = 2 * canvases * 3 * side * side * 4 + 3 * (cfg.readout_samples + cfg.readout_test_samples
+    need = 2 * canvases * 3 * side * tall * 4 + 3 * (cfg.readout_samples + cfg.readout_test_samples
                                                      ) * cfg.image_size ** 2 * 4
-    require_memory(need, what=f"the probes' {canvases} canvases of {side}x{side} px (grid size "
-                   f"{cfg.grid_size})", fix="use a smaller --grid-size or fewer "
+    require_memory(need, what=f"the probes' {canvases} canvases of {tall}x{side} px (grid "
+                   f"{cfg.grid()})", fix="use a smaller --grid-size or fewer "
                    "--probe-samples/--probe-test-samples")

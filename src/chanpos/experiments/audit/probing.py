@@ -25,7 +25,7 @@ from ...data import ImageSet, place_in_grid
 from ...models import set_padding
 from ...ops import Normalise, eval_device
 from ...probes.channels import rank_position_channels, top_overlap
-from ...probes.layers import total_stride
+from ...probes.layers import horizontal_stride, total_stride
 from ...probes.position import (
     ReadoutScore,
     fit_linear_probe,
@@ -66,32 +66,37 @@ class AuditModels:
 
 
 def build_controls(model: nn.Module, fresh: nn.Module, layer: str, stages: tuple[str, ...],
-                   description: str, sample: Tensor | None = None) -> AuditModels:
+                   description: str, sample: Tensor | None = None, row: bool = False
+                   ) -> AuditModels:
     """The audited model, its random-weight twin `fresh` and its circular-padding twin; the
-    probed layer's total stride is measured on `sample` (any architecture)."""
+    probed layer's stride along the cell shifts is measured on `sample` (any architecture;
+    for cells in one `row` only the horizontal stride matters)."""
     model, fresh = model.eval(), fresh.eval()
     circular = set_padding(copy.deepcopy(model), "circular").eval()
-    stride = None if sample is None else total_stride(model, layer, sample)
+    measure = horizontal_stride if row else total_stride
+    stride = None if sample is None else measure(model, layer, sample)
     return AuditModels(model, fresh, circular, layer, tuple(stages), description, stride)
 
 
 # ---- 1. pooled vectors and linear probes --------------------------------------------------
 
-def _canvases(images: ImageSet, n: int, k: int, seed: int) -> tuple[Tensor, Tensor, Tensor]:
-    """n tiles (a seeded draw) normalised and pasted into seeded cells of k x k zero canvases
-    -> (canvases, cells, classes)."""
+def _canvases(images: ImageSet, n: int, k: int, seed: int, rows: int | None = None
+              ) -> tuple[Tensor, Tensor, Tensor]:
+    """n tiles (a seeded draw) normalised and pasted into seeded cells of rows x k zero
+    canvases (k x k by default) -> (canvases, cells, classes)."""
     g = torch.Generator().manual_seed(seed)
     idx = torch.randperm(len(images), generator=g)[:n]
-    cells = torch.randint(0, k * k, (idx.numel(),), generator=g)
+    cells = torch.randint(0, (k if rows is None else rows) * k, (idx.numel(),), generator=g)
     tiles = Normalise(images.mean, images.std)(images.images[idx])
-    return place_in_grid(tiles, cells, k), cells, images.labels[idx]
+    return place_in_grid(tiles, cells, k, rows), cells, images.labels[idx]
 
 
 def probe_replicate(models: AuditModels, train: ImageSet, test: ImageSet, *, k: int, n: int,
-                    n_test: int, replicate: int, seed: int) -> ProbeReplicate:
-    """Fit the replicate's probes on fresh canvases (seeded by `seed`)."""
-    xtr, ctr, ytr = _canvases(train, n, k, seed)
-    xte, cte, yte = _canvases(test, n_test, k, seed + 1)
+                    n_test: int, replicate: int, seed: int, rows: int | None = None
+                    ) -> ProbeReplicate:
+    """Fit the replicate's probes on fresh canvases (seeded by `seed`) of rows x k cells."""
+    xtr, ctr, ytr = _canvases(train, n, k, seed, rows)
+    xte, cte, yte = _canvases(test, n_test, k, seed + 1, rows)
     pooled = {name: (pooled_vectors(net, models.layer, xtr), pooled_vectors(net, models.layer, xte))
               for name, net in models.by_control().items()}
 
@@ -99,7 +104,7 @@ def probe_replicate(models: AuditModels, train: ImageSet, test: ImageSet, *, k: 
         ztr, zte = pooled[control]
         return fit_linear_probe(ztr, ytrain, zte, ytest, classes, shuffle=shuffle, seed=seed)
 
-    cells, classes = k * k, train.num_classes
+    cells, classes = (k if rows is None else rows) * k, train.num_classes
     results = {
         "location": probe("model", ctr, cte, cells),
         "location_shuffled": probe("model", ctr, cte, cells, shuffle=True),

@@ -24,16 +24,16 @@ def _mean(values: list[float]) -> str:
 
 def _probe_table(reps: list[ProbeReplicate], cfg: AuditConfig, num_classes: int,
                  layer: str) -> list[Block]:
-    k = cfg.grid_size
-    rows = [("cell, as is", "location", 100 / k**2), ("cell, channels shuffled",
-                                                       "location_shuffled", 100 / k**2),
+    cells = cfg.cells()
+    rows = [("cell, as is", "location", 100 / cells), ("cell, channels shuffled",
+                                                       "location_shuffled", 100 / cells),
             ("class, as is", "objects", 100 / num_classes),
             ("class, channels shuffled", "objects_shuffled", 100 / num_classes),
-            ("cell, random-weight twin", "random_weights_location", 100 / k**2),
-            ("cell, circular-padding twin", "circular_location", 100 / k**2)]
+            ("cell, random-weight twin", "random_weights_location", 100 / cells),
+            ("cell, circular-padding twin", "circular_location", 100 / cells)]
     lines: list[Block] = [
-             heading(2, f"1. Position through global pooling, and channel order ({k}x{k} "
-                        "canvases)"), "",
+             heading(2, f"1. Position through global pooling, and channel order "
+                        f"({cfg.grid()} canvases)"), "",
              f"Linear probes (multinomial logistic regression, L-BFGS) on the pooled vector of "
              f"`{layer}`: {cfg.probe_samples} training and {cfg.probe_test_samples} test "
              f"canvases per replicate, {len(reps)} replicates (each its own tiles, cells and "
@@ -60,16 +60,17 @@ def _controls_in_words(reps: list[ProbeReplicate], cfg: AuditConfig, facts: dict
                 f"model's {trained:.1f} %: training added position.")
     stride, tile = facts.get("total_stride"), facts.get("tile")
     if stride is None:
-        neg = ("The negative control could not run: the probed layer's total stride is not a "
-               "whole number of pixels on this input, so no cell shift moves its map by whole "
-               "positions.")
+        neg = ("The negative control could not run: the probed layer's stride along the cell "
+               "shifts is not a whole number of pixels on this input, so no cell shift moves "
+               "its map by whole positions.")
     elif tile % stride:
         neg = (f"The negative control could not run: the probed layer's total stride ({stride} "
                f"px, measured) does not divide the {tile} px tile, so a shift between cells does "
                "not move the map by whole positions and the circular twin is not exactly "
                "shift-equivariant; probe an earlier layer (--layer) whose stride divides it.")
     else:
-        neg = (f"Negative control: the probed layer's total stride is {stride} px (measured), "
+        neg = (f"Negative control: the probed layer's stride along the cell shifts is {stride} px "
+               f"(measured), "
                f"which divides the {tile} px tile, so the circular-padding twin is exactly "
                "shift-equivariant across cells and must read them at chance.")
     return [said, "", neg, ""]

@@ -30,7 +30,8 @@ def _prepare(cfg: LayersConfig) -> tuple[Any, str, tuple[int, int]]:
                                           else (cfg.model,))
         return net, spec.name, size or spec.meta.image_size or (224, 224)
     net, _ = load_any_model(cfg.model, path, cfg.num_classes)
-    return net, cfg.model, size or (224, 224)
+    info = getattr(net, "info", None)  # a real network knows its input size
+    return net, cfg.model, size or getattr(info, "input_size", None) or (224, 224)
 
 
 def _run(cfg: LayersConfig, prepared: Any, folder: RunFolder, log) -> Outcome:
@@ -40,12 +41,14 @@ def _run(cfg: LayersConfig, prepared: Any, folder: RunFolder, log) -> Outcome:
     layer = default_layer(net, x)
     stages = default_stages(net, x, layer)
     stride = total_stride(net, layer, x)
+    info = getattr(net, "info", None)
+    why = (info.layer_reason if info is not None else _WHY_LAYER)
     rows = [{"layer": t.name, "type": t.kind, "shape": list(t.shape) if t.shape else None,
              "channels": t.shape[1] if t.is_map else None,
              "default": ("layer" if t.name == layer else "stage" if t.name in stages else None)}
             for t in trace if cfg.all or t.is_map or t.depth == 1]
     lines = [heading(1, f"Layers of `{name}` on a {h}x{w} input"), "",
-             f"Probed layer by default: `{layer}` ({_WHY_LAYER}); total stride "
+             f"Probed layer by default: `{layer}` ({why}); total stride "
              f"{stride if stride is not None else 'not a whole number'}. Readout stages by "
              f"default: {', '.join(f'`{s}`' for s in stages)} ({_WHY_STAGE}). Give others with "
              "--layer and --stages.", "",
