@@ -96,7 +96,7 @@ def test_audit_of_any_architecture_finds_its_layer_stages_and_stride(
     pooled = next(v for v in doc["verdicts"] if v["claim"] == "audit.pooled_position")
     assert "negative_control" in [c["check"] for c in pooled["checks"]]
     report = next((tmp_path / "audit").glob("*/report.md")).read_text()
-    assert "Negative control: the probed layer's total stride is 32 px (measured)" in report
+    assert "Negative control: the probed layer's stride along the cell shifts is 32 px (measured)" in report
 
 
 def test_chanpos_layers_lists_shapes_and_the_defaults(tmp_path: Path) -> None:
