@@ -18,7 +18,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip >/dev/null
-	$(BIN)/python -m pip install -e ".[dev,real]"
+	$(BIN)/python -m pip install -e ".[dev,real,timm]"
 	touch $(STAMP)
 
 lint: $(STAMP)

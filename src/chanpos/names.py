@@ -17,6 +17,7 @@ __all__ = [
     "SEGMENTATION_MODELS",
     "REAL_MODELS",
     "ONNX_PREFIX",
+    "TIMM_PREFIX",
     "network_subject",
     "is_network",
     "OUTPUT_STRIDES",
@@ -47,6 +48,8 @@ SEGMENTATION_MODELS: tuple[str, ...] = ("deeplabv3_resnet50", "deeplabv3_resnet1
 # an ONNX file given as a model (`onnx:PATH`)
 REAL_MODELS: tuple[str, ...] = ("ppocr-det", "ppocr-cls")
 ONNX_PREFIX = "onnx:"
+# a timm architecture by name (`timm:resnet18`, the extra `timm`), weights from --checkpoint
+TIMM_PREFIX = "timm:"
 
 
 def is_network(model: str | None) -> bool:

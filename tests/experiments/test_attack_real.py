@@ -43,7 +43,7 @@ def test_zeroing_no_channels_is_the_unattacked_network(fold) -> None:
     model, data = inputs.checkpoint_model, inputs.eval_set
     transform = SegmentationTransform(data.mean, data.std)
     x, y = transform((data.images, data.labels), False)
-    scores = _DetectionScores(data, len(data), 0.3, cfg.unclip)
+    scores = _DetectionScores(data, len(data), 0.3, cfg.unclip, {0, 1})
     counts = attack_confusions(segmentation_parts(model, LAYER), [(x, y)],
                                [torch.empty(0, dtype=torch.long), torch.arange(360)], 2,
                                observe=scores.observe)

@@ -57,6 +57,16 @@ def test_table1_tiny_run_writes_a_valid_run_folder(tmp_path: Path) -> None:
     assert list(folder.glob("cells/*/model.pt"))
     assert "| 2x2 | zeros |" in res.output
     assert (folder / "validation_curves.png").stat().st_size > 1000
+    # a Table 1 GAPNet file names its architecture, source and grid: --checkpoint alone audits it
+    gapnet = next(folder.glob("cells/location-*-gapnet-seed0/model.pt"))
+    res = run(["audit", "--checkpoint", str(gapnet), "--replicates", "2", "--probe-samples",
+               "40", "--probe-test-samples", "20", "--readout-samples", "16",
+               "--readout-test-samples", "8", "--readout-epochs", "1", "--top-k", "4",
+               "--random-draws", "1", "--no-progress", "--out", str(tmp_path / "audit")])
+    assert res.exit_code == 0, res.output
+    audit = json.loads(next((tmp_path / "audit").glob("audit-*/results.json")).read_text())
+    assert audit["model"] == "gapnet" and audit["origin"] == str(gapnet)
+    assert "the model's own" in audit["normalisation"]
 
 
 

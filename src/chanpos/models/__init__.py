@@ -6,7 +6,7 @@ from .antialias import antialias_of, antialias_resnet
 from .backbones import BACKBONES, PaperResNet, TorchvisionResNet, build_backbone
 from .checkpoints import load_model_checkpoint, read_checkpoint, save_model_checkpoint
 from .heads import GAPClassifier, GAPNet, PermuteNet
-from .loading import load_any_model, load_segmentation_checkpoint
+from .loading import load_any_model, load_segmentation_checkpoint, model_statistics
 from .memory_format import channels_last_ok
 from .padding import PADDING_MODES, PartialConv2d, ResizeConv2d, padding_of, set_padding
 from .registry import create_model, list_models, register_model
@@ -36,6 +36,7 @@ __all__ = [
     "load_any_model",
     "load_model_checkpoint",
     "load_segmentation_checkpoint",
+    "model_statistics",
     "read_checkpoint",
     "save_model_checkpoint",
     "padding_of",

@@ -1,5 +1,5 @@
-"""Loading any model a user names: a chanpos registry model or a torchvision.models name, with
-weights from a chanpos model file, the authors' DeepLabV3Plus-Pytorch file, a torchvision
+"""Loading any model a user names: a chanpos registry model, a torchvision.models name or a
+timm architecture (`timm:NAME`), with weights from a chanpos model file, the authors' DeepLabV3Plus-Pytorch file, a torchvision
 state dict, a DataParallel or Lightning file (their `module.` / `model.` prefixes are
 stripped). Every file is read with `torch.load(weights_only=True)`; a mismatch is one line
 naming the first missing key, the first unexpected one and the first shape that differs.
@@ -14,14 +14,16 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ChanposError
-from ..names import SEGMENTATION_MODELS, is_network
+from ..names import SEGMENTATION_MODELS, TIMM_PREFIX, is_network
 from .checkpoints import load_model_checkpoint, read_checkpoint
 from .registry import list_models
 from .segmentation import authors_state_dict
 from .spec import ModelSpec
 
 __all__ = ["load_any_model", "load_segmentation_checkpoint", "load_weights", "mismatch",
-           "clean_state_dict"]
+           "clean_state_dict", "model_statistics", "TIMM_EXTRA"]
+
+TIMM_EXTRA = "timm"
 
 _PREFIXES = ("module.", "_orig_mod.", "model.")  # DataParallel/DDP, torch.compile, Lightning
 
@@ -134,9 +136,63 @@ def _head_classes(net: nn.Module, state: dict[str, Any]) -> int | None:
     return None
 
 
+def _timm(arch: str):
+    """The timm package, after checking that it knows `arch` (one line if either fails)."""
+    try:
+        import timm
+    except ImportError:
+        raise ChanposError(f"--model {TIMM_PREFIX}{arch} needs timm: pip install "
+                           f"'chanpos[{TIMM_EXTRA}]'") from None
+    if arch not in timm.list_models():
+        close = timm.list_models(f"*{arch[:4]}*")[:5]
+        raise ChanposError(f"timm has no architecture {arch!r} (--model {TIMM_PREFIX}{arch})"
+                           + (f"; close names: {', '.join(close)}" if close else ""))
+    return timm
+
+
+def _load_timm(arch: str, checkpoint: Path | None, num_classes: int) -> tuple[nn.Module, str]:
+    """A timm architecture (never downloaded: pretrained=False) with weights from
+    `checkpoint` (its class count read from the file's head) -> (model in eval, origin)."""
+    timm = _timm(arch)
+    if checkpoint is None:
+        return (timm.create_model(arch, pretrained=False, num_classes=num_classes).eval(),
+                "random weights (no --checkpoint)")
+    raw, _ = _weights_of(read_checkpoint(checkpoint))
+    state = _tensors(clean_state_dict(raw), checkpoint)
+    net = timm.create_model(arch, pretrained=False)
+    classes = _head_classes(net, state)
+    if classes is not None:
+        net = timm.create_model(arch, pretrained=False, num_classes=classes)
+    load_weights(net, state, checkpoint, f"timm's {arch}")
+    return net.eval(), str(checkpoint)
+
+
+def model_statistics(name: str | None, checkpoint: Path | None
+                     ) -> tuple[tuple[float, ...] | None, tuple[float, ...] | None]:
+    """The input mean and std a model was trained with, as its own files say: a real
+    network's, a chanpos model file's metadata, timm's configuration of the architecture;
+    (None, None) when nothing says (torchvision names: the user states them)."""
+    if is_network(name):
+        from .real import real_network
+
+        info, _ = real_network(name)
+        return tuple(info.mean), tuple(info.std)
+    if checkpoint is not None:
+        ckpt = read_checkpoint(Path(checkpoint))
+        if "chanpos_model" in ckpt:
+            meta = ModelSpec.from_plain(ckpt["chanpos_model"], checkpoint).meta
+            return meta.mean, meta.std
+    if name is not None and name.startswith(TIMM_PREFIX):
+        arch = name[len(TIMM_PREFIX):]
+        cfg = _timm(arch).models.get_pretrained_cfg(arch)
+        if cfg is not None and cfg.mean and cfg.std:
+            return tuple(float(m) for m in cfg.mean), tuple(float(s) for s in cfg.std)
+    return None, None
+
+
 def load_any_model(name: str, checkpoint: Path | None, num_classes: int
                    ) -> tuple[nn.Module, str]:
-    """A registry or torchvision model by name, with weights from `checkpoint` if given
+    """A registry, torchvision or `timm:` model by name, with weights from `checkpoint` if given
     (chanpos, authors' or plain state-dict files; weights_only), or a real network / ONNX
     file (`models.real`) -> (model in eval, origin)."""
     import torchvision
@@ -148,6 +204,8 @@ def load_any_model(name: str, checkpoint: Path | None, num_classes: int
 
         net, info = load_real_model(name)
         return net, info.description
+    if name.startswith(TIMM_PREFIX):
+        return _load_timm(name[len(TIMM_PREFIX):], checkpoint, num_classes)
     if name in list_models():
         if checkpoint is None:
             return (ModelSpec(name, {"num_classes": num_classes}).build().eval(),
@@ -159,8 +217,9 @@ def load_any_model(name: str, checkpoint: Path | None, num_classes: int
         raise ChanposError(f"{checkpoint} is not a chanpos checkpoint of a {name!r} model")
     if name not in torchvision.models.list_models():
         raise ChanposError(f"unknown --model {name!r}; use a chanpos model "
-                           f"({', '.join(list_models())}) or a torchvision.models name (e.g. "
-                           "resnet50, deeplabv3_resnet50)")
+                           f"({', '.join(list_models())}), a torchvision.models name (e.g. "
+                           f"resnet50, deeplabv3_resnet50) or {TIMM_PREFIX}NAME (a timm "
+                           "architecture)")
     if checkpoint is None:
         return torchvision.models.get_model(name, weights=None).eval(), \
             "random weights (no --checkpoint)"

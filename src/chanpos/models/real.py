@@ -119,11 +119,11 @@ class _Imported(nn.Module):
     channels are reversed first for a network that reads BGR); `outputs`: its raw output's
     channel count (1: a probability map)."""
 
-    def __init__(self, net: nn.Module, info: RealNetwork) -> None:
+    def __init__(self, net: nn.Module, info: RealNetwork, outputs: int) -> None:
         super().__init__()
         self.net = net
         self.info = info
-        self.outputs = 0
+        self.outputs = outputs
 
     def prepare(self, x: Tensor) -> Tensor:
         """RGB -> the channel order the network reads."""
@@ -180,6 +180,5 @@ def load_real_model(name: str, *, check: bool = True) -> tuple[nn.Module, RealNe
                            f"{tuple(out.shape)}")
     if info.task != task:
         info = RealNetwork(**{**info.__dict__, "task": task})
-    wrapper = DenseNetwork(net, info) if task == "dense" else ClassNetwork(net, info)
-    wrapper.outputs = int(out.shape[1])
+    wrapper = (DenseNetwork if task == "dense" else ClassNetwork)(net, info, int(out.shape[1]))
     return wrapper.eval(), info

@@ -45,7 +45,7 @@ def choose_normalisation(given: tuple[Sequence[float] | None, Sequence[float] | 
     """(mean, std, where they came from): the command line's, else the model's own (what it
     was trained with, from its file), else the data source's statistics."""
     for (mean, std), said in ((given, "given on the command line"),
-                              (model, "the model's own (from its file)"),
+                              (model, "the model's own, as its file or library states"),
                               (source, "the data source's statistics")):
         if mean is not None and std is not None:
             return tuple(float(m) for m in mean), tuple(float(s) for s in std), said

@@ -50,7 +50,7 @@ def run_cells(cfg: Any, items: Sequence[Any], keys: Sequence[str], fn: Callable[
             log(f"[{len(results)}/{n}] {key}: finished earlier")
     todo = [(item, key) for item, key in zip(items, keys, strict=True) if key not in done]
     if cfg.jobs > 1 and todo:
-        log(f"training {len(todo)} runs, {cfg.jobs} at a time in separate processes "
+        log(f"running {len(todo)} cells, {cfg.jobs} at a time in separate processes "
             f"({cfg.threads} thread{'s' if cfg.threads > 1 else ''} each)")
     worker_cfg = replace(cfg, progress=False) if cfg.jobs > 1 else cfg
     for i, result in map_runs(fn, [item for item, _ in todo], (worker_cfg, *shared), cfg.jobs,

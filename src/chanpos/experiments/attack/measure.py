@@ -31,6 +31,7 @@ from ...probes.ablation import (
     segmentation_parts,
 )
 from ...probes.channels import ChannelRanking, rank_position_channels
+from ...probes.detection import DetectionCounts, db_boxes, detection_counts
 from ...probes.segmentation import miou_from_confusion, region_confusion
 from ...training import SegmentationTransform
 from .config import AttackConfig
@@ -121,15 +122,17 @@ class _DetectionScores:
     """Detection counts per channel set and region, from the probability maps the attack's
     head runs produce (`attack_confusions`' observer): DB boxes matched to the word boxes."""
 
-    def __init__(self, data: Any, batch_size: int, threshold: float, unclip: float) -> None:
+    def __init__(self, data: Any, batch_size: int, threshold: float, unclip: float,
+                 wanted: set[int]) -> None:
         self.data, self.batch_size = data, batch_size
         self.threshold, self.unclip = threshold, unclip
+        self.wanted = wanted  # the set indices the row's detection summary reads
         self.counts: dict[int, dict[str, Any]] = {}
 
     def observe(self, batch: int, index: int, scores: Tensor) -> None:
-        """Score set `index`'s maps of loader batch `batch`."""
-        from ...probes.detection import DetectionCounts, db_boxes, detection_counts
-
+        """Score set `index`'s maps of loader batch `batch` (if the summary needs them)."""
+        if index not in self.wanted:
+            return
         prob = scores[:, 1].float().cpu().numpy()
         mine = self.counts.setdefault(index, {})
         for b in range(prob.shape[0]):
@@ -143,6 +146,13 @@ class _DetectionScores:
     def scores(self, index: int) -> dict[str, dict[str, float]]:
         """Precision / recall / F (%) per region of set `index`."""
         return {r: c.scores() for r, c in self.counts[index].items()}
+
+
+def _detection_keys(cfg: AttackConfig) -> list[tuple[str, int, int]]:
+    """The channel sets whose detection scores the row's summary (`_detection`) reads."""
+    keys = [("ranked", 0, n) for n in cfg.ns]
+    keys += [("random", d, n) for n in cfg.ns for d in range(cfg.random_draws)]
+    return keys + ([("left", 0, max(cfg.region_ns))] if cfg.region_ns else [])
 
 
 def _detection(scores: _DetectionScores, key_index: Any, cfg: AttackConfig) -> Detection:
@@ -208,7 +218,9 @@ def attack_model(cfg: AttackConfig, model: nn.Module, inputs: AttackInputs, seed
     canon = {k: tuple(sorted(v.tolist())) for k, v in sets.items()}
     unique = list(dict.fromkeys(canon.values()))  # identical sets are evaluated once
     t0 = time.perf_counter()
-    detected = (_DetectionScores(val, cfg.eval_batch_size, model.info.threshold, cfg.unclip)
+    where = {u: i for i, u in enumerate(unique)}
+    detected = (_DetectionScores(val, cfg.eval_batch_size, model.info.threshold, cfg.unclip,
+                                 {where[canon[k]] for k in _detection_keys(cfg)})
                 if inputs.detection else None)
     counts = attack_confusions(segmentation_parts(model, layer),
                                segmentation_loader(val, cfg.eval_batch_size, cfg),
@@ -217,7 +229,6 @@ def attack_model(cfg: AttackConfig, model: nn.Module, inputs: AttackInputs, seed
                                device=device, batch=lambda b: transform(b, False),
                                observe=detected.observe if detected else None)
     attack_seconds = time.perf_counter() - t0
-    where = {u: i for i, u in enumerate(unique)}
 
     def miou(key: tuple[str, int, int], region: str = "all") -> float:
         return round(_miou(counts[where[canon[key]]], region), 3)

@@ -41,7 +41,7 @@ def _channels(model: torch.nn.Module, layer: str, size: tuple[int, int]) -> int:
     return int(out.shape[1])
 
 
-def _fold(cfg: AttackConfig, eval_set: TextSet, rank_set: TextSet, signed: TextSet,
+def _fold(eval_set: TextSet, rank_set: TextSet, signed: TextSet,
           importance: TextSet, base: dict) -> AttackInputs:
     return AttackInputs(**base, train_set=None, val_set=importance, eval_set=eval_set,
                         rank_index=list(range(len(rank_set))),
@@ -55,7 +55,7 @@ def _rendered(cfg: AttackConfig, seed: int, size: tuple[int, int], stats: dict, 
     n_rank = cfg.rank_samples or DEFAULT_COUNTS["rank"]
     n_imp = cfg.importance_samples or DEFAULT_COUNTS["importance"]
     # four disjoint draws per fold: seeds 10 s + 1 .. 10 s + 4 never meet another fold's
-    return _fold(cfg, render_text(n_eval, seed=10 * seed + 1, size=size, **stats),
+    return _fold(render_text(n_eval, seed=10 * seed + 1, size=size, **stats),
                  render_text(n_rank, seed=10 * seed + 2, size=size, **stats),
                  render_text(n_rank, seed=10 * seed + 3, size=size, half="left", **stats),
                  render_text(n_imp, seed=10 * seed + 4, size=size, **stats), base)
@@ -83,7 +83,7 @@ def _folder_folds(cfg: AttackConfig, size: tuple[int, int], stats: dict, base: d
             evaluation = evaluation.subset(cfg.eval_samples)
         signed = rank.select(images_where(rank, cfg.rank_where)) if cfg.rank_where else rank
         n_imp = min(len(rank), cfg.importance_samples or DEFAULT_COUNTS["importance"])
-        folds[seed] = _fold(cfg, evaluation, rank, signed, rank.subset(n_imp), base)
+        folds[seed] = _fold(evaluation, rank, signed, rank.subset(n_imp), base)
     return folds
 
 

@@ -40,7 +40,8 @@ class AuditConfig(PreprocessingSettings, PlateauSettings, RunSettings):
 
     model: str | None = setting(
         help="The audited classification CNN: a chanpos model (classifier, gapnet, permutenet) "
-        "or a torchvision.models name (e.g. resnet18, vgg16) with --checkpoint; file = the "
+        "a torchvision.models name (e.g. resnet18, vgg16) or timm:NAME (a timm architecture) "
+        "with --checkpoint; ppocr-cls (a real network); file = the "
         "architecture a chanpos --checkpoint names.", none_word="file", metavar="NAME")
     checkpoint: str | None = setting(
         None, help="Its weights: a chanpos model.pt or a torchvision state dict (weights_only). "

@@ -119,20 +119,10 @@ def _require_circular_twin(cfg: AuditConfig, model: nn.Module, sample: torch.Ten
 
 def _normalisation(cfg: AuditConfig, images: ImageSet
                    ) -> tuple[tuple[float, ...], tuple[float, ...], str]:
-    """The command line's, else the chanpos model file's own, else the source's."""
-    own: tuple = (None, None)
-    if cfg.is_network():  # a real network's own input statistics
-        from ...models.real import real_network
+    """The command line's, else the model's own (its file's, timm's), else the source's."""
+    from ...models import model_statistics
 
-        info, _ = real_network(cfg.model)
-        own = (info.mean, info.std)
-    elif cfg.checkpoint is not None:
-        from ...models import ModelSpec, read_checkpoint
-
-        ckpt = read_checkpoint(Path(cfg.checkpoint))
-        if "chanpos_model" in ckpt:
-            meta = ModelSpec.from_plain(ckpt["chanpos_model"], cfg.checkpoint).meta
-            own = (meta.mean, meta.std)
+    own = model_statistics(cfg.model, Path(cfg.checkpoint) if cfg.checkpoint else None)
     return choose_normalisation((cfg.mean, cfg.std), own, (images.mean, images.std))
 
 

@@ -12,7 +12,8 @@ from torch.utils.data import DataLoader
 
 from ...data import TileDataset, load_source
 from ...errors import ChanposError
-from ...models import ModelSpec, load_any_model, load_model_checkpoint, read_checkpoint
+from ...models import (ModelSpec, load_any_model, load_model_checkpoint, model_statistics,
+                       read_checkpoint)
 from ...ops import Normalise, check_shift, eval_device
 from ...ops.normalise import choose_normalisation
 from ...ops.shifts import check_in_view
@@ -75,8 +76,9 @@ def _prepare(cfg: ConsistencyConfig) -> Prepared:
                            "trained on")
     check_shift(cfg.max_shift, cfg.shift_mode, tuple(test.images.shape[-2:]))
     check_in_view(cfg.max_shift, tuple(test.images.shape[-2:]), f"{source} images")
-    chosen = choose_normalisation((cfg.mean, cfg.std), (spec.meta.mean, spec.meta.std),
-                                  (test.mean, test.std))
+    own = ((spec.meta.mean, spec.meta.std) if spec.meta.mean is not None
+           else model_statistics(cfg.model, Path(cfg.checkpoint)))
+    chosen = choose_normalisation((cfg.mean, cfg.std), own, (test.mean, test.std))
     return Prepared(model, spec, test, source, chosen)
 
 

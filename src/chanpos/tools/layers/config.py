@@ -18,7 +18,8 @@ class LayersConfig:
     """The model whose layers are listed, and the probe input."""
 
     model: str | None = setting(
-        None, help="A chanpos model (e.g. gapnet) or a torchvision.models name (default: the "
+        None, help="A chanpos model (e.g. gapnet), a torchvision.models name, timm:NAME, ppocr-det, "
+        "ppocr-cls or onnx:PATH (default: the "
         "architecture a chanpos --checkpoint names).", none_word="file", metavar="NAME")
     checkpoint: str | None = setting(None, help="Its weights (a chanpos model.pt or a state "
                                      "dict; weights_only). Shapes do not depend on them.",
@@ -41,6 +42,6 @@ def layers_config(base: str | Mapping[str, Any] = "",
     if cfg.model is None and cfg.checkpoint is None:
         from ...errors import ChanposError
 
-        raise ChanposError("give --model (a chanpos or torchvision.models name), or a chanpos "
+        raise ChanposError("give --model (a chanpos, torchvision or timm:NAME model), or a chanpos "
                            "--checkpoint, which names its own architecture")
     return cfg

@@ -28,8 +28,8 @@ class RankConfig(PreprocessingSettings):
     """What `chanpos rank` ranks: which model and layer, on which images, how."""
 
     model: str | None = setting(
-        None, help="A chanpos model (e.g. deeplabv3_small, gapnet) or a torchvision.models "
-        "name (default: the architecture a chanpos --checkpoint names).", none_word="file",
+        None, help="A chanpos model (e.g. deeplabv3_small, gapnet) a torchvision.models "
+        "name or timm:NAME (default: the architecture a chanpos --checkpoint names).", none_word="file",
         metavar="NAME")
     checkpoint: str | None = setting(
         None, help="Weights: a chanpos checkpoint (its architecture must be --model), the "
@@ -67,6 +67,6 @@ def rank_config(base: str | Mapping[str, Any] = "",
     if cfg.model is None and cfg.checkpoint is None:
         from ...errors import ChanposError
 
-        raise ChanposError("give --model (a chanpos or torchvision.models name), or a chanpos "
+        raise ChanposError("give --model (a chanpos, torchvision or timm:NAME model), or a chanpos "
                            "--checkpoint, which names its own architecture")
     return cfg

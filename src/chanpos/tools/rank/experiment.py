@@ -13,7 +13,8 @@ from torchmetrics.functional import spearman_corrcoef
 from ...data import source_kind
 from ...data.segmentation import collate_segmentation, load_segmentation_source
 from ...errors import ChanposError
-from ...models import channels_last_ok, load_any_model, load_model_checkpoint, read_checkpoint
+from ...models import (channels_last_ok, load_any_model, load_model_checkpoint,
+                       model_statistics, read_checkpoint)
 from ...ops import Normalise
 from ...ops.normalise import choose_normalisation
 from ...probes.channels import check_feature_layer, rank_position_channels, top_overlap
@@ -57,7 +58,7 @@ def _model_and_source(cfg: RankConfig) -> tuple[str, str, Any, Any]:
     if cfg.model is None:
         raise ChanposError(f"{checkpoint} is not a chanpos model file, so it does not name its "
                            "architecture: give --model")
-    return cfg.model, cfg.source or "streets", None, (None, None)
+    return cfg.model, cfg.source or "streets", None, model_statistics(cfg.model, checkpoint)
 
 
 def _prepare(cfg: RankConfig) -> tuple[Any, ...]:
