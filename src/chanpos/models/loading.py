@@ -1,8 +1,9 @@
 """Loading any model a user names: a chanpos registry model, a torchvision.models name or a
-timm architecture (`timm:NAME`), with weights from a chanpos model file, the authors' DeepLabV3Plus-Pytorch file, a torchvision
-state dict, a DataParallel or Lightning file (their `module.` / `model.` prefixes are
-stripped). Every file is read with `torch.load(weights_only=True)`; a mismatch is one line
-naming the first missing key, the first unexpected one and the first shape that differs.
+timm architecture (`timm:NAME`), with weights from a chanpos model file, the authors'
+DeepLabV3Plus-Pytorch file, a torchvision state dict, a DataParallel or Lightning file
+(their `module.` / `model.` prefixes are stripped). Every file is read with
+`torch.load(weights_only=True)`; a mismatch is one line naming the first missing key, the
+first unexpected one and the first shape that differs.
 """
 
 from __future__ import annotations

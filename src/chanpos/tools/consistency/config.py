@@ -30,7 +30,8 @@ class ConsistencyConfig(PreprocessingSettings):
                               "architecture (weights_only).", metavar="FILE")
     model: str | None = setting(
         None, help="The architecture of a state-dict --checkpoint: a torchvision.models name "
-        "(e.g. resnet18), timm:NAME (a timm architecture) or a chanpos model (default: the one a chanpos file names).",
+        "(e.g. resnet18), timm:NAME (a timm architecture) or a chanpos model (default: the one "
+        "a chanpos file names).",
         none_word="file", metavar="NAME")
     source: str | None = setting(
         None, help="Test data (default: the source the model file says it was trained on; "

@@ -12,8 +12,7 @@ from torch.utils.data import DataLoader
 
 from ...data import TileDataset, load_source
 from ...errors import ChanposError
-from ...models import (ModelSpec, load_any_model, load_model_checkpoint, model_statistics,
-                       read_checkpoint)
+from ...models import ModelSpec, load_any_model, load_model_checkpoint, model_statistics, read_checkpoint
 from ...ops import Normalise, check_shift, eval_device
 from ...ops.normalise import choose_normalisation
 from ...ops.shifts import check_in_view

@@ -13,8 +13,13 @@ from torchmetrics.functional import spearman_corrcoef
 from ...data import source_kind
 from ...data.segmentation import collate_segmentation, load_segmentation_source
 from ...errors import ChanposError
-from ...models import (channels_last_ok, load_any_model, load_model_checkpoint,
-                       model_statistics, read_checkpoint)
+from ...models import (
+    channels_last_ok,
+    load_any_model,
+    load_model_checkpoint,
+    model_statistics,
+    read_checkpoint,
+)
 from ...ops import Normalise
 from ...ops.normalise import choose_normalisation
 from ...probes.channels import check_feature_layer, rank_position_channels, top_overlap
