@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 
@@ -61,3 +64,18 @@ class StealMeter:
         end = _cpu_jiffies()
         if self.start and end and end[0] > self.start[0]:
             self.pct = round(100 * (end[1] - self.start[1]) / (end[0] - self.start[0]), 1)
+
+
+def run_command(args: list[str]) -> tuple[int, float, float, str]:
+    """`python -m chanpos ARGS` in its own process -> (exit code, seconds, peak resident GB of
+    the command and its worker processes, its last stderr line): `wait4` gives that one
+    child's usage, its waited-for workers included."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "chanpos", *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - t0
+    last = (err.strip().splitlines() or [""])[-1]
+    return code, seconds, usage.ru_maxrss / 1e6, last

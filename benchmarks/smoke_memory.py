@@ -12,28 +12,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import run_command  # noqa: E402
+
 LIMIT_GB, REFUSE_S = 2.0, 5.0
-
-
-def _run(args: list[str]) -> tuple[int, float, float, str]:
-    """(exit code, seconds, peak resident GB of the command and its worker processes, its
-    last stderr line): `wait4` gives that one child's usage, its waited-for workers included."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "chanpos", *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    seconds = time.perf_counter() - t0
-    last = (err.strip().splitlines() or [""])[-1]
-    return proc.returncode, seconds, usage.ru_maxrss / 1e6, last
 
 
 def main() -> int:
@@ -49,7 +36,7 @@ def main() -> int:
         ("attack --study", ["attack", "--study", *common]),
         ("reproduce", ["reproduce", *common]),
     ]:
-        rows.append((name, *_run(argv)))
+        rows.append((name, *run_command(argv)))
         print(f"{name}: exit {rows[-1][1]}, {rows[-1][2]:.0f} s, peak {rows[-1][3]:.2f} GB",
               flush=True)
     table1_model = next(out.glob("table1-*/cells/*gapnet*/model.pt"))
@@ -58,7 +45,7 @@ def main() -> int:
         ("rank", ["rank", "--checkpoint", str(table1_model), "--out", str(out)]),
         ("consistency", ["consistency", "--checkpoint", str(table2_model), "--out", str(out)]),
     ]:
-        rows.append((name, *_run(argv)))
+        rows.append((name, *run_command(argv)))
         print(f"{name}: exit {rows[-1][1]}, {rows[-1][2]:.0f} s", flush=True)
     refusals = []
     for name, argv in [
@@ -68,7 +55,7 @@ def main() -> int:
         ("rank --samples 1000000000", ["rank", "--model", "gapnet", "--source", "shapes",
                                        "--samples", "1000000000", "--out", str(out)]),
     ]:
-        code, seconds, _, line = _run(argv)
+        code, seconds, _, line = run_command(argv)
         refusals.append((name, code, seconds, line))
     print(f"\n| command (smoke profile) | exit | seconds | peak memory GB (<= {LIMIT_GB:g}) |")
     print("|---|---|---|---|")

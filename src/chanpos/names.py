@@ -18,6 +18,7 @@ __all__ = [
     "REAL_MODELS",
     "ONNX_PREFIX",
     "TIMM_PREFIX",
+    "CALLER_SOURCE",
     "network_subject",
     "is_network",
     "OUTPUT_STRIDES",
@@ -50,6 +51,8 @@ REAL_MODELS: tuple[str, ...] = ("ppocr-det", "ppocr-cls")
 ONNX_PREFIX = "onnx:"
 # a timm architecture by name (`timm:resnet18`, the extra `timm`), weights from --checkpoint
 TIMM_PREFIX = "timm:"
+# the source a run records when the images came from the caller's own loaders (`chanpos.api`)
+CALLER_SOURCE = "DataLoader"
 
 
 def is_network(model: str | None) -> bool:
@@ -84,7 +87,7 @@ BUILT_IN_SOURCES: dict[str, tuple[str, ...]] = {
     "classification": ("shapes", "shapes-hard", "mnist", "digits", "cifar10", "cifar100",
                        "folder", "text-crops"),
     "folder": ("imagenet",),
-    "segmentation": ("streets", "cityscapes", "text", "icdar2015"),
+    "segmentation": ("streets", "cityscapes", "text", "icdar2015", "masks"),
 }
 # the position maps a PosENet readout is trained to draw (Islam, Jia, Bruce, ICLR 2020):
 # horizontal and vertical gradients, a centred Gaussian, horizontal and vertical stripes

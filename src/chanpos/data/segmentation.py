@@ -123,6 +123,14 @@ def _icdar2015(*, split: str, data_root: str | Path | None, num_samples: int | N
     return read_icdar2015(data_root, size=image_size, num_samples=num_samples)
 
 
+@register_source("masks", kind="segmentation")
+def _masks(*, split: str, data_root: str | Path | None, num_samples: int | None,
+           image_size: tuple[int, int], **_: object) -> SegmentationSource:
+    from .maskfolder import load_mask_folder
+
+    return load_mask_folder(data_root, split, size=tuple(image_size), num_samples=num_samples)
+
+
 @register_source("cityscapes", kind="segmentation")
 def _cityscapes(*, split: str, data_root: str | Path | None, num_samples: int | None,
                 scale: float, **_: object) -> SegmentationSource:

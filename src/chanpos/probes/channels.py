@@ -15,7 +15,7 @@ Ablation (`ablate_channels`, `attack_confusions`) lives in `.ablation`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -108,6 +108,38 @@ def _features_fn(model: nn.Module, layer: Layer) -> Callable[[Tensor], Tensor]:
         if "features" not in store:
             raise ChanposError(f"layer {layer!r} did not run in the model's forward pass")
         return store["features"]
+
+    return run
+
+
+def _features_many_fn(model: nn.Module, layers: Sequence[str]
+                      ) -> Callable[[Tensor], list[Tensor]]:
+    """x -> the feature maps of every layer of `layers`, from one forward pass that stops
+    once the last of them ran (one pass instead of one per layer)."""
+    modules = [resolve_layer(model, layer) for layer in layers]
+
+    def run(x: Tensor) -> list[Tensor]:
+        store: dict[int, Tensor] = {}
+
+        def hook_for(i: int):
+            def hook(_m: nn.Module, _inp: Any, out: Any) -> None:
+                store.setdefault(i, _feature_tensor(out))
+                if len(store) == len(modules):
+                    raise _StopForward
+            return hook
+
+        handles = [m.register_forward_hook(hook_for(i)) for i, m in enumerate(modules)]
+        try:
+            model(x)
+        except _StopForward:
+            pass
+        finally:
+            for h in handles:
+                h.remove()
+        missing = [layers[i] for i in range(len(modules)) if i not in store]
+        if missing:
+            raise ChanposError(f"layer {missing[0]!r} did not run in the model's forward pass")
+        return [store[i] for i in range(len(modules))]
 
     return run
 

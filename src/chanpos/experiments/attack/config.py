@@ -62,8 +62,10 @@ class AttackConfig(PlateauSettings, RunSettings):
     given model is attacked and the first seed only fixes the random draws.
     """
 
-    source: str = setting(help="Segmentation data: streets (built in, offline) or cityscapes "
-                          "(needs --data-root).", choices=_segmentation_sources, what="source")
+    source: str = setting(help="Segmentation data: streets (built in, offline), cityscapes "
+                          "(needs --data-root) or masks (your own: --data-root DIR with "
+                          "classes.txt and train/ and val/, each images/ + masks/).",
+                          choices=_segmentation_sources, what="source")
     model: str = setting(help=f"Segmentation model: {', '.join(SEGMENTATION_MODELS)} (trained "
                          "per seed, or given with --checkpoint); or a real pretrained network "
                          "attacked as it is: ppocr-det (PaddleOCR's text detector) or "
@@ -256,8 +258,11 @@ def _validate(cfg: AttackConfig) -> None:
     if cfg.checkpoint is None:
         require_batches(cfg.train_samples or 2, cfg.batch_size, what="training",
                       samples_flag="--train-samples")
-    if cfg.source == "streets" and cfg.image_size is None:
-        raise ChanposError("--image-size H,W is needed for streets images")
+    if cfg.source in ("streets", "masks") and cfg.image_size is None:
+        raise ChanposError(f"--image-size H,W is needed for {cfg.source} images")
+    if cfg.source == "masks" and cfg.data_root is None:
+        raise ChanposError("--source masks needs --data-root (a folder with classes.txt and "
+                           "train/ and val/, each holding images/ and masks/)")
     if cfg.rank_where is not None:
         if cfg.rank_where.count(":") != 1 or cfg.rank_where.split(":")[1] not in cfg.sides():
             raise ChanposError("--rank-where takes CLASS:SIDE with SIDE left or right (e.g. "

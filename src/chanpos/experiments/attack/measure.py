@@ -33,6 +33,7 @@ from ...probes.ablation import (
 from ...probes.channels import ChannelRanking, rank_position_channels
 from ...probes.detection import DetectionCounts, db_boxes, detection_counts
 from ...probes.segmentation import miou_from_confusion, region_confusion
+from ...runs.progress import phase
 from ...training import SegmentationTransform
 from .config import AttackConfig
 from .prepare import AttackInputs
@@ -63,16 +64,16 @@ def _miou(counts: Tensor, region: str = "all") -> float:
 
 
 def channel_importance(model: nn.Module, data: Dataset, cfg: AttackConfig, num_channels: int,
-                       num_classes: int, device: torch.device, layer: str = ATTACKED_LAYER
-                       ) -> tuple[Tensor, dict[str, Tensor]]:
+                       num_classes: int, device: torch.device, layer: str = ATTACKED_LAYER,
+                       progress: Any = None) -> tuple[Tensor, dict[str, Tensor]]:
     """(mIoU drop of each channel zeroed alone (C,), per half: its drop on that half minus
-    its drop on the other half (C,)) on the images of `data`."""
+    its drop on the other half (C,)) on the images of `data` (`progress(batches done)`)."""
     transform = SegmentationTransform(data.mean, data.std)
     sets = [torch.empty(0, dtype=torch.long)] + [torch.tensor([c]) for c in range(num_channels)]
     counts = attack_confusions(segmentation_parts(model, layer),
                                segmentation_loader(data, cfg.eval_batch_size, cfg), sets,
                                num_classes, ignore_index=int(data.ignore_index), device=device,
-                               batch=lambda b: transform(b, False))
+                               batch=lambda b: transform(b, False), progress=progress)
     drops = {r: torch.tensor([_miou(counts[0], r) - _miou(counts[c + 1], r)
                               for c in range(num_channels)]) for r in ("all", *HALVES)}
     sided = {side: drops[side] - drops[other] for side, other in zip(HALVES, HALVES[::-1],
@@ -111,11 +112,20 @@ def _spearman(a: Tensor, b: Tensor) -> float:
 
 
 def _ranking_images(model: nn.Module, data: Dataset, cfg: AttackConfig, layer: str,
-                    transform: SegmentationTransform, mode: str, device: torch.device
-                    ) -> ChannelRanking:
+                    transform: SegmentationTransform, mode: str, device: torch.device,
+                    step: Any = lambda: None) -> ChannelRanking:
     loader = segmentation_loader(data, cfg.eval_batch_size, cfg)
-    return rank_position_channels(model, layer, (transform(b, False)[0] for b in loader),
-                                  mode, device=device)
+
+    def batches():
+        for b in loader:
+            yield transform(b, False)[0]
+            step()
+
+    return rank_position_channels(model, layer, batches(), mode, device=device)
+
+
+def _batches(data: Dataset, cfg: AttackConfig) -> int:
+    return -(-len(data) // cfg.eval_batch_size)
 
 
 class _DetectionScores:
@@ -208,11 +218,17 @@ def attack_model(cfg: AttackConfig, model: nn.Module, inputs: AttackInputs, seed
     rank_set = inputs.rank_set if inputs.rank_set is not None else Subset(val, inputs.rank_index)
     signed_set = (inputs.signed_set if inputs.signed_set is not None
                   else Subset(val, inputs.signed_index))
-    ranking = _ranking_images(model, rank_set, cfg, layer, transform, "absolute", device)
-    signed = _ranking_images(model, signed_set, cfg, layer, transform, "signed", device)
-    importance, sided = channel_importance(model, inputs.importance_set, cfg,
-                                           inputs.num_channels, inputs.num_classes, device,
-                                           layer)
+    with phase(f"seed {seed}: ranking", _batches(rank_set, cfg) + _batches(signed_set, cfg),
+               cfg.progress, "batch") as bar:
+        ranking = _ranking_images(model, rank_set, cfg, layer, transform, "absolute", device,
+                                  bar.step)
+        signed = _ranking_images(model, signed_set, cfg, layer, transform, "signed", device,
+                                 bar.step)
+    with phase(f"seed {seed}: control ({inputs.num_channels + 1} head runs per batch)",
+               _batches(inputs.importance_set, cfg), cfg.progress, "batch") as bar:
+        importance, sided = channel_importance(model, inputs.importance_set, cfg,
+                                               inputs.num_channels, inputs.num_classes, device,
+                                               layer, progress=bar.to)
     rank_seconds = time.perf_counter() - t0
     sets = channel_sets(ranking, signed, importance, sided, cfg, inputs.num_channels, seed)
     canon = {k: tuple(sorted(v.tolist())) for k, v in sets.items()}
@@ -222,12 +238,15 @@ def attack_model(cfg: AttackConfig, model: nn.Module, inputs: AttackInputs, seed
     detected = (_DetectionScores(val, cfg.eval_batch_size, model.info.threshold, cfg.unclip,
                                  {where[canon[k]] for k in _detection_keys(cfg)})
                 if inputs.detection else None)
-    counts = attack_confusions(segmentation_parts(model, layer),
-                               segmentation_loader(val, cfg.eval_batch_size, cfg),
-                               [torch.tensor(u, dtype=torch.long) for u in unique],
-                               inputs.num_classes, ignore_index=int(val.ignore_index),
-                               device=device, batch=lambda b: transform(b, False),
-                               observe=detected.observe if detected else None)
+    with phase(f"seed {seed}: curve ({len(unique)} channel sets)", _batches(val, cfg),
+               cfg.progress, "batch") as bar:
+        counts = attack_confusions(segmentation_parts(model, layer),
+                                   segmentation_loader(val, cfg.eval_batch_size, cfg),
+                                   [torch.tensor(u, dtype=torch.long) for u in unique],
+                                   inputs.num_classes, ignore_index=int(val.ignore_index),
+                                   device=device, batch=lambda b: transform(b, False),
+                                   observe=detected.observe if detected else None,
+                                   progress=bar.to)
     attack_seconds = time.perf_counter() - t0
 
     def miou(key: tuple[str, int, int], region: str = "all") -> float:

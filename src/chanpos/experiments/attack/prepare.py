@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
@@ -18,7 +19,7 @@ from ...probes.ablation import head_channels
 from ...runs.validate import require_at_most, require_batches, require_holdout
 from .config import NO_PRETRAIN, AttackConfig, is_network
 
-__all__ = ["AttackInputs", "prepare_attack", "images_where", "check_ns"]
+__all__ = ["AttackInputs", "prepare_attack", "given_model_inputs", "images_where", "check_ns"]
 
 
 @dataclass
@@ -139,6 +140,31 @@ def prepare_attack(cfg: AttackConfig) -> AttackInputs:
                         signed_index=signed_index, num_channels=channels,
                         num_classes=val.num_classes,
                         importance_set=held.select(list(range(n_imp))))
+
+
+def given_model_inputs(cfg: AttackConfig, model: nn.Module, spec: ModelSpec, eval_set: Dataset,
+                       held: Dataset, layer: str) -> AttackInputs:
+    """The inputs of a model given in memory (`chanpos.api.attack`) on segmentation sets the
+    caller made: evaluation images (curves, rankings) and held-out ones (the importance
+    control), checked as the command checks its own (one line each)."""
+    from ...probes.ablation import segmentation_parts
+
+    require_at_most(cfg.rank_samples, len(eval_set), flag="rank_samples",
+                    what="evaluation images")
+    require_at_most(cfg.importance_samples, len(held), flag="importance_samples",
+                    what="held-out images")
+    rank_index = list(range(min(len(eval_set), cfg.rank_samples or len(eval_set))))
+    signed_index = images_where(eval_set, cfg.rank_where) if cfg.rank_where else rank_index
+    x = eval_set[0][0][None].float()
+    with torch.no_grad():
+        encoded = segmentation_parts(model.eval(), layer).encode(x)
+    n_imp = min(len(held), cfg.importance_samples or len(held))
+    return AttackInputs(spec=spec, checkpoint_model=model, train_set=None, val_set=held,
+                        eval_set=eval_set, pretrain_sets=None, rank_index=rank_index,
+                        signed_index=signed_index,
+                        num_channels=check_ns(cfg, int(encoded.shape[1])),
+                        num_classes=eval_set.num_classes,
+                        importance_set=held.select(list(range(n_imp))), layer=layer)
 
 
 def check_ns(cfg: AttackConfig, channels: int) -> int:

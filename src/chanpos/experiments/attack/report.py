@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ...models import ModelSpec
+from ...names import CALLER_SOURCE
 from ...runs.folders import machine_description
 from ...runs.reporting import Block, Report, figure, fmt, heading
 from ...verdicts import Verdict, verdict_table
@@ -78,9 +79,11 @@ def _detection_table(models: list[AttackModelRow], cfg: AttackConfig) -> list[Bl
 
 
 def _setting(cfg: AttackConfig, spec: ModelSpec) -> list[str]:
+    h, w = spec.meta.image_size or (0, 0)
     data = (f"`{cfg.source}` {cfg.image_size[0]}x{cfg.image_size[1]}"
             + (", road and sidewalk painted alike" if cfg.same_texture else "")
-            if cfg.source == "streets" else f"`{cfg.source}` (scale {cfg.scale})")
+            if cfg.source == "streets" else f"the caller's DataLoaders ({h}x{w})"
+            if cfg.source == CALLER_SOURCE else f"`{cfg.source}` (scale {cfg.scale})")
     if cfg.checkpoint:
         how = f"loaded from `{cfg.checkpoint}`"
     else:

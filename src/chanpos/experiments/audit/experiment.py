@@ -7,9 +7,11 @@ import time
 from dataclasses import asdict, replace
 from typing import Any
 
+from ...probes.position import stage_features
 from ...runs.cells import run_cells
 from ...runs.folders import RunFolder, machine_description
 from ...runs.lifecycle import Experiment, Outcome
+from ...runs.progress import phase
 from ...runs.reporting import plot_validation_curves
 from .cells import train_model, trained_model
 from .claims import CLAIMS, audit_verdicts
@@ -55,21 +57,28 @@ def run_audit(cfg: AuditConfig, inputs: AuditInputs, folder: RunFolder, log=prin
     if models.shuffle_trained is not None:
         models.shuffle_trained.eval().to(device)
     log(f"probing `{models.layer}` ({cfg.replicates} replicates)")
-    reps = [probe_replicate(models, inputs.train, inputs.test, k=cfg.grid_size,
-                            n=cfg.probe_samples, n_test=cfg.probe_test_samples, replicate=r,
-                            seed=cfg.seed + r, rows=cfg.grid_rows)
-            for r in range(cfg.replicates)]
-    log(f"position readouts on {len(models.stages)} stages x 3 networks + the image alone")
+    reps = []
+    with phase("probes", cfg.replicates, cfg.progress, "replicate") as bar:
+        for r in range(cfg.replicates):
+            reps.append(probe_replicate(models, inputs.train, inputs.test, k=cfg.grid_size,
+                                        n=cfg.probe_samples, n_test=cfg.probe_test_samples,
+                                        replicate=r, seed=cfg.seed + r, rows=cfg.grid_rows))
+            bar.step()
+    controls = models.by_control()
+    log(f"position readouts on {len(models.stages)} stages x {len(controls)} networks + the "
+        "image alone")
     train_x = readout_images(inputs.train, 0, cfg.readout_samples, cfg.image_size)
     test_x = readout_images(inputs.test, 0, cfg.readout_test_samples, cfg.image_size)
-    readout, features = readout_rows(models, train_x, test_x, cfg)
-    stages, orders = channel_stages(models, test_x, device=device)
-    if models.layer not in features:
-        from ...probes.position import stage_features
-
-        features[models.layer] = [stage_features(models.model, [models.layer], x,
-                                                 cfg.readout_size)[0] for x in (train_x, test_x)]
-    topk = top_k_rows(features[models.layer], orders[models.layer], models.layer, cfg)
+    with phase("readouts", len(controls) * (len(models.stages) + 1) + 1, cfg.progress,
+               "readout") as bar:
+        readout = readout_rows(models, train_x, test_x, cfg, step=bar.step)
+    ranked = list(dict.fromkeys((*models.stages, models.layer)))
+    with phase("ranking", len(ranked), cfg.progress, "layer") as bar:
+        stages, orders = channel_stages(models, test_x, device=device, step=bar.step)
+    # the probed layer's maps, computed again rather than held through the readouts
+    features = [stage_features(models.model, [models.layer], x, cfg.readout_size)[0]
+                for x in (train_x, test_x)]
+    topk = top_k_rows(features, orders[models.layer], models.layer, cfg)
     tile = int(inputs.train.images.shape[-1])  # the width a cell shift moves by
     aligned = None if models.total_stride is None else tile % models.total_stride == 0
     verdicts = audit_verdicts(reps, cfg, aligned, training)

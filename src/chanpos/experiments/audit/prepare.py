@@ -18,7 +18,8 @@ from ...ops.normalise import choose_normalisation
 from ...runs.validate import require_at_most, require_holdout
 from .config import AuditConfig
 
-__all__ = ["AuditInputs", "prepare_audit", "fresh_copy", "layers", "sample_canvases"]
+__all__ = ["AuditInputs", "prepare_audit", "check_counts", "check_inputs", "fresh_copy", "layers",
+           "sample_canvases"]
 
 
 @dataclass
@@ -58,22 +59,14 @@ def prepare_audit(cfg: AuditConfig) -> AuditInputs:
     train = load_source(cfg.source, split="train", data_root=cfg.data_root,
                         download=cfg.download)
     test = load_source(cfg.source, split="test", data_root=cfg.data_root)
-    _need(cfg.probe_samples, len(train), "--probe-samples", "training images")
-    _need(cfg.readout_samples, len(train), "--readout-samples", "training images")
-    _need(cfg.probe_test_samples, len(test), "--probe-test-samples", "test images")
-    _need(cfg.readout_test_samples, len(test), "--readout-test-samples", "test images")
+    check_counts(cfg, train, test)
     mean, std, said = _normalisation(cfg, train)
     train, test = replace(train, mean=mean, std=std), replace(test, mean=mean, std=std)
     if cfg.trains_model():  # a validation split only for the model trained here
         require_holdout(cfg.val_samples, len(train), flag="--val-samples", source=cfg.source)
         rest, val = train.holdout(cfg.val_samples)
-    else:
-        rest, val = train, train
-    if cfg.trains_model():
         require_at_most(cfg.train_samples, len(rest), flag="--train-samples",
                         what="training images (less --val-samples)")
-    _require_memory(cfg, train)
-    if cfg.trains_model():
         spec = ModelSpec(cfg.model, {"num_classes": train.num_classes, "width": cfg.width}
                          ).with_meta(source=cfg.source, image_size=tuple(train.images.shape[-2:]),
                                      mean=tuple(train.mean), std=tuple(train.std))
@@ -83,18 +76,36 @@ def prepare_audit(cfg: AuditConfig) -> AuditInputs:
     else:
         model, origin = load_any_model(cfg.model, Path(cfg.checkpoint) if cfg.checkpoint
                                        else None, train.num_classes)
-        inputs, shape = AuditInputs(rest, val, test, model, None, origin, cfg.model), model
+        inputs, shape = AuditInputs(train, train, test, model, None, origin, cfg.model), model
     inputs.normalisation = f"mean {mean}, std {std} ({said})"
-    sample = sample_canvases(test, cfg.grid_size, cfg.grid_rows)
-    layers(cfg, shape, sample)  # the layers exist and are maps
-    _require_circular_twin(cfg, shape, sample)
+    check_inputs(cfg, inputs, shape)
     if cfg.control_checkpoint is not None:
         from ...models import load_model_checkpoint
         from ...probes.channels import check_feature_layer
 
         control, _ = load_model_checkpoint(Path(cfg.control_checkpoint), expect="permutenet")
-        check_feature_layer(control, "backbone", sample)
+        check_feature_layer(control, "backbone", sample_canvases(test, cfg.grid_size,
+                                                                 cfg.grid_rows))
         inputs.shuffle_trained = control
+    return inputs
+
+
+def check_counts(cfg: AuditConfig, train: ImageSet, test: ImageSet) -> None:
+    """Every image count of `cfg` within what the images hold (one line each)."""
+    _need(cfg.probe_samples, len(train), "--probe-samples", "training images")
+    _need(cfg.readout_samples, len(train), "--readout-samples", "training images")
+    _need(cfg.probe_test_samples, len(test), "--probe-test-samples", "test images")
+    _need(cfg.readout_test_samples, len(test), "--readout-test-samples", "test images")
+
+
+def check_inputs(cfg: AuditConfig, inputs: AuditInputs, shape: nn.Module) -> AuditInputs:
+    """What must hold before any work starts: the memory the probes need, the layers exist
+    and are maps on the canvases, the circular-padding twin can run (`shape`: the model, or
+    an untrained one of its architecture)."""
+    _require_memory(cfg, inputs.train)
+    sample = sample_canvases(inputs.test, cfg.grid_size, cfg.grid_rows)
+    layers(cfg, shape, sample)  # the layers exist and are maps
+    _require_circular_twin(cfg, shape, sample)
     return inputs
 
 

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,33 +140,37 @@ def _scores(control: str, stage: str, scores: list[ReadoutScore]) -> list[Readou
                        round(s.mae, 4), s.spc_images) for s in scores]
 
 
-def readout_rows(models: AuditModels, train_x: Tensor, test_x: Tensor, cfg: Any
-                 ) -> tuple[list[ReadoutRow], dict[str, list[Tensor]]]:
-    """Every control x (each stage, all stages) readout -> rows, and the model's stage
-    features (train, test) by stage name for part 3."""
+def readout_rows(models: AuditModels, train_x: Tensor, test_x: Tensor, cfg: Any,
+                 step: Callable[[], None] = lambda: None) -> list[ReadoutRow]:
+    """Every control x (each stage, all stages) readout -> rows; `step()` after each readout
+    fitted. One network's stage features are held at a time (a wide model's take gigabytes),
+    and the readout on all stages reads them in parts, never joined."""
     rows: list[ReadoutRow] = []
     fit = {"maps": cfg.maps, "epochs": cfg.readout_epochs, "lr": cfg.readout_lr, "seed": cfg.seed}
-    kept: dict[str, list[Tensor]] = {}
     for control, net in models.by_control().items():
         tr = stage_features(net, models.stages, train_x, cfg.readout_size)
         te = stage_features(net, models.stages, test_x, cfg.readout_size)
-        if control == "model":
-            kept = {s: [a, b] for s, a, b in zip(models.stages, tr, te, strict=True)}
-        for stage, a, b in zip(models.stages, tr, te, strict=True):
-            rows += _scores(control, stage, fit_readout(a, b, **fit))
-        rows += _scores(control, "all", fit_readout(torch.cat(tr, 1), torch.cat(te, 1), **fit))
+        for i, stage in enumerate(models.stages):  # no loop name outlives the features
+            rows += _scores(control, stage, fit_readout(tr[i], te[i], **fit))
+            step()
+        rows += _scores(control, "all", fit_readout(tr, te, **fit))
+        del tr, te  # before the next network's features exist
+        step()
     size = (cfg.readout_size, cfg.readout_size)
     alone = [F.interpolate(x, size=size, mode="bilinear", align_corners=False)
              for x in (train_x, test_x)]
     rows += _scores("image alone", "image", fit_readout(*alone, **fit))
-    return rows, kept
+    step()
+    return rows
 
 
 # ---- 3. which channels ----------------------------------------------------------------------
 
-def channel_stages(models: AuditModels, images: Tensor, top: int = 10, device: Any = None
+def channel_stages(models: AuditModels, images: Tensor, top: int = 10, device: Any = None,
+                   step: Callable[[], None] = lambda: None
                    ) -> tuple[list[ChannelStage], dict[str, Tensor]]:
-    """Flip scores of every stage and of the probed layer -> rows and each layer's order."""
+    """Flip scores of every stage and of the probed layer -> rows and each layer's order
+    (`step()` after each layer ranked)."""
     out, orders = [], {}
     for stage in dict.fromkeys((*models.stages, models.layer)):
         ranking = rank_position_channels(models.model, stage, images.split(50), "absolute",
@@ -182,6 +187,7 @@ def channel_stages(models: AuditModels, images: Tensor, top: int = 10, device: A
                                 tuple(round(float(ranking.scores[c]), 6)
                                       for c in ranking.order[:n]),
                                 top_overlap(*halves, n) if halves else None))
+        step()
     return out, orders
 
 
