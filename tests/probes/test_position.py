@@ -141,3 +141,16 @@ def test_a_zero_padded_network_does_carry_position_and_shuffling_removes_it() ->
     shuffled = fit_linear_probe(z[:300], cells[:300], z[300:], cells[300:], 4, shuffle=True)
     # order-free statistics (the mean activation) keep some of it, the order the rest
     assert plain.converged and plain.accuracy_pct > 90 and shuffled.accuracy_pct < plain.accuracy_pct - 30
+
+
+@torch.no_grad()
+def test_the_wide_readout_as_matrix_products_is_the_conv() -> None:
+    from chanpos.probes.position import GEMM_FROM, PositionReadout
+
+    torch.manual_seed(0)
+    readout = PositionReadout(GEMM_FROM + 44, 5).eval()
+    x = torch.randn(3, GEMM_FROM + 44, 9, 11)
+    conv = torch.sigmoid(readout.bn(readout.conv(x)))
+    assert readout(x).shape == conv.shape == (3, 5, 7, 9)
+    assert torch.allclose(readout(x), conv, atol=1e-5)
+    assert torch.allclose(readout([x[:, :100], x[:, 100:]]), conv, atol=1e-5)  # parts, unjoined
