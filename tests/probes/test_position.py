@@ -154,3 +154,30 @@ def test_the_wide_readout_as_matrix_products_is_the_conv() -> None:
     assert readout(x).shape == conv.shape == (3, 5, 7, 9)
     assert torch.allclose(readout(x), conv, atol=1e-5)
     assert torch.allclose(readout([x[:, :100], x[:, 100:]]), conv, atol=1e-5)  # parts, unjoined
+
+
+@torch.no_grad()
+def test_bfloat16_features_give_the_float32_readout_to_bfloat16_rounding() -> None:
+    from chanpos.probes.position import GEMM_FROM, PositionReadout, readout_dtype
+
+    assert readout_dtype(GEMM_FROM - 1) == torch.float32  # narrow: the conv, in float32
+    assert readout_dtype(GEMM_FROM) in (torch.float32, torch.bfloat16)
+    torch.manual_seed(0)
+    readout = PositionReadout(GEMM_FROM + 44, 5).eval()
+    x = torch.randn(3, GEMM_FROM + 44, 9, 11).relu()
+    full = readout(x)
+    half = readout([x[:, :100].bfloat16(), x[:, 100:].bfloat16()])
+    assert half.dtype == torch.float32 and half.shape == full.shape
+    assert (half - full).abs().max() < 2e-2 and not torch.equal(half, full)
+    narrow = PositionReadout(8, 2).eval()  # below GEMM_FROM: bfloat16 inputs run the conv
+    y = x[:, :8]
+    assert torch.allclose(narrow(y.bfloat16()), narrow(y.bfloat16().float()))
+
+
+def test_stage_features_are_stored_in_the_dtype_asked_for() -> None:
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1))
+    x = torch.randn(5, 3, 16, 16)
+    (auto,) = stage_features(model, ["0"], x, 8)
+    (half,) = stage_features(model, ["0"], x, 8, dtype=torch.bfloat16)
+    assert auto.dtype == torch.float32 and half.dtype == torch.bfloat16  # 4 channels: float32
+    assert torch.allclose(half.float(), auto, rtol=1e-2, atol=1e-2)

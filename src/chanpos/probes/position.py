@@ -35,6 +35,7 @@ from ..names import POSITION_MAPS
 from .channels import _features_fn, _features_many_fn, _is_channels_last
 
 __all__ = ["position_map", "position_targets", "spc", "mae", "stage_features",
+           "readout_dtype",
            "PositionReadout", "ReadoutScore", "fit_readout", "pooled_vectors",
            "ProbeResult", "fit_linear_probe", "half_mass_fraction"]
 
@@ -117,12 +118,34 @@ def _in_format(x: Tensor, channels_last: bool) -> Tensor:
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 
+# from this many input channels on, the readout's conv runs as matrix products (measured on
+# 2 CPU cores, 32 x 28 x 28 batches, forward + backward: conv/product 0.31/0.26 s at 256
+# channels, 0.86/0.57 s at 512, 1.55/0.93 s at 960, but 0.08/0.14 s at 64)
+GEMM_FROM = 256
+
+
+def readout_dtype(channels: int) -> torch.dtype:
+    """How a readout on `channels` feature channels stores them and multiplies: bfloat16 from
+    `GEMM_FROM` channels on where the CPU's oneDNN has bfloat16 kernels (half the memory, and
+    on 2 AVX-512 cores a 960-channel readout step took 0.066 s against 0.14 s in float32;
+    products accumulate in float32, BatchNorm and the loss run in float32), else float32."""
+    if channels < GEMM_FROM:
+        return torch.float32
+    try:
+        fast = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        fast = False
+    return torch.bfloat16 if fast else torch.float32
+
+
 @torch.no_grad()
 def stage_features(model: nn.Module, layers: Sequence[str], images: Tensor, size: int,
-                   batch_size: int = 50, channels_last: bool | None = None) -> list[Tensor]:
+                   batch_size: int = 50, channels_last: bool | None = None,
+                   dtype: torch.dtype | str = "auto") -> list[Tensor]:
     """The feature maps of every layer for `images` (N, 3, H, W), each resized bilinearly to
     (size, size): one (N, C_layer, size, size) tensor per layer (eval mode; `channels_last`:
-    the forwards' memory format, None = where it is safe)."""
+    the forwards' memory format, None = where it is safe), stored as `dtype` ("auto":
+    `readout_dtype` of all the layers' channels together)."""
     was_training = model.training
     model.eval()
     outs: list[Tensor] = []  # filled in place: a wide model's maps take gigabytes, held once
@@ -133,24 +156,22 @@ def stage_features(model: nn.Module, layers: Sequence[str], images: Tensor, size
         with _fast_format(model, channels_last) as fast:
             for start in range(0, n, batch_size):
                 x = _in_format(images[start:start + batch_size].to(device), fast)
+                maps = []
                 for i, f in enumerate(fn(x)):
                     if f.dim() != 4:
                         raise ChanposError(f"layer {layers[i]!r} gives {tuple(f.shape)} "
                                            "outputs, not (B, C, H, W) feature maps")
-                    f = F.interpolate(f.float(), size=(size, size), mode="bilinear",
-                                      align_corners=False).cpu()
-                    if start == 0:
-                        outs.append(torch.empty((n, *f.shape[1:]), dtype=f.dtype))
+                    maps.append(F.interpolate(f.float(), size=(size, size), mode="bilinear",
+                                              align_corners=False).cpu())
+                if start == 0:
+                    store = (readout_dtype(sum(f.shape[1] for f in maps)) if dtype == "auto"
+                             else dtype)
+                    outs = [torch.empty((n, *f.shape[1:]), dtype=store) for f in maps]
+                for i, f in enumerate(maps):
                     outs[i][start:start + f.shape[0]] = f
     finally:
         model.train(was_training)
     return outs
-
-
-# from this many input channels on, the readout's conv runs as matrix products (measured on
-# 2 CPU cores, 32 x 28 x 28 batches, forward + backward: conv/product 0.31/0.26 s at 256
-# channels, 0.86/0.57 s at 512, 1.55/0.93 s at 960, but 0.08/0.14 s at 64)
-GEMM_FROM = 256
 
 
 class PositionReadout(nn.Module):
@@ -173,14 +194,15 @@ class PositionReadout(nn.Module):
         and on parts it never joins them; below `GEMM_FROM` channels, `self.conv` itself."""
         parts = [x] if isinstance(x, Tensor) else list(x)
         if self.conv.in_channels < GEMM_FROM:  # few channels: the library's conv is faster
-            return self.conv(parts[0] if len(parts) == 1 else torch.cat(parts, 1))
+            joined = parts[0] if len(parts) == 1 else torch.cat(parts, 1)
+            return self.conv(joined.float())
         w, maps = self.conv.weight, self.conv.out_channels
         b, _, h, wd = parts[0].shape
         z, start = None, 0
-        for part in parts:
+        for part in parts:  # bfloat16 parts (`readout_dtype`) multiply in bfloat16
             c = part.shape[1]
             wp = w[:, start:start + c].permute(0, 2, 3, 1).reshape(maps * 9, c)
-            zp = torch.matmul(wp, part.reshape(b, c, h * wd))
+            zp = torch.matmul(wp.to(part.dtype), part.reshape(b, c, h * wd)).float()
             z = zp if z is None else z + zp
             start += c
         z = z.view(b, maps, 3, 3, h, wd)

@@ -71,7 +71,7 @@ def run_audit(cfg: AuditConfig, inputs: AuditInputs, folder: RunFolder, log=prin
     test_x = readout_images(inputs.test, 0, cfg.readout_test_samples, cfg.image_size)
     with phase("readouts", len(controls) * (len(models.stages) + 1) + 1, cfg.progress,
                "readout") as bar:
-        readout = readout_rows(models, train_x, test_x, cfg, step=bar.step)
+        readout, precision = readout_rows(models, train_x, test_x, cfg, step=bar.step)
     ranked = list(dict.fromkeys((*models.stages, models.layer)))
     with phase("ranking", len(ranked), cfg.progress, "layer") as bar:
         stages, orders = channel_stages(models, test_x, device=device, step=bar.step)
@@ -86,7 +86,7 @@ def run_audit(cfg: AuditConfig, inputs: AuditInputs, folder: RunFolder, log=prin
     if subject is not None:
         verdicts = [replace(v, claim=f"{v.claim}.{subject}") for v in verdicts]
     facts = {"model": inputs.name, "origin": inputs.origin, "layer": models.layer,
-             "normalisation": inputs.normalisation,
+             "normalisation": inputs.normalisation, "readout_precision": precision,
              "stages": list(models.stages),
              "num_classes": inputs.train.num_classes, "total_stride": models.total_stride,
              "tile": tile,

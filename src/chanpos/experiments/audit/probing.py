@@ -141,15 +141,18 @@ def _scores(control: str, stage: str, scores: list[ReadoutScore]) -> list[Readou
 
 
 def readout_rows(models: AuditModels, train_x: Tensor, test_x: Tensor, cfg: Any,
-                 step: Callable[[], None] = lambda: None) -> list[ReadoutRow]:
-    """Every control x (each stage, all stages) readout -> rows; `step()` after each readout
-    fitted. One network's stage features are held at a time (a wide model's take gigabytes),
-    and the readout on all stages reads them in parts, never joined."""
+                 step: Callable[[], None] = lambda: None) -> tuple[list[ReadoutRow], str]:
+    """Every control x (each stage, all stages) readout -> rows, and the precision the
+    features were stored in (`readout_dtype`); `step()` after each readout fitted. One
+    network's stage features are held at a time (a wide model's take gigabytes), and the
+    readout on all stages reads them in parts, never joined."""
     rows: list[ReadoutRow] = []
+    precision = "float32"
     fit = {"maps": cfg.maps, "epochs": cfg.readout_epochs, "lr": cfg.readout_lr, "seed": cfg.seed}
     for control, net in models.by_control().items():
         tr = stage_features(net, models.stages, train_x, cfg.readout_size)
         te = stage_features(net, models.stages, test_x, cfg.readout_size)
+        precision = str(tr[0].dtype).removeprefix("torch.")
         for i, stage in enumerate(models.stages):  # no loop name outlives the features
             rows += _scores(control, stage, fit_readout(tr[i], te[i], **fit))
             step()
@@ -161,7 +164,7 @@ def readout_rows(models: AuditModels, train_x: Tensor, test_x: Tensor, cfg: Any,
              for x in (train_x, test_x)]
     rows += _scores("image alone", "image", fit_readout(*alone, **fit))
     step()
-    return rows
+    return rows, precision
 
 
 # ---- 3. which channels ----------------------------------------------------------------------

@@ -173,6 +173,7 @@ def format_audit(cfg: AuditConfig, facts: dict[str, Any], verdicts: list[Verdict
         "", f"Weights: {facts['origin']} · source `{cfg.source}` · probed layer "
         f"`{facts['layer']}` · stages {', '.join(f'`{s}`' for s in facts['stages'])} · "
         f"{facts['seconds']:.0f} s", f"Normalisation: {facts['normalisation']}",
+        f"Readout features stored and multiplied in: {facts.get('readout_precision', 'float32')}",
         f"Machine: {machine_description()}", "",
         "Islam et al., ICCV 2021 (Claim 1: position lives in the channel order of the pooled "
         "vector) and Islam, Jia, Bruce, ICLR 2020 (PosENet readout), asked of this model.",
