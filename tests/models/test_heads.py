@@ -34,6 +34,26 @@ def test_permutenet_permutes_every_forward_but_pools_the_same() -> None:
     assert torch.equal(za, zb)
 
 
+def test_permutenet_evaluates_every_sample_in_its_own_order() -> None:
+    """Evaluation draws one permutation per sample (training one per batch): a sample
+    repeated through a batch gets different logits only in evaluation, and each of them
+    reads a channel of that sample's own pooled vector."""
+    model = create_model("permutenet", num_classes=5, width=8)
+    with torch.no_grad():
+        model.fc.weight.zero_()
+        model.fc.weight[0, 0] = 1.0  # logit 0 = the channel the permutation puts first
+        model.fc.bias.zero_()
+        x = torch.randn(1, 3, 32, 32).expand(64, -1, -1, -1)
+        model.eval()
+        first = model(x)[:, 0]
+        z = model.encode(x[:1])[0]
+        model.train()
+        train_first = model(x)[:, 0]
+    assert all(bool(torch.isclose(v, z, atol=1e-6).any()) for v in first)
+    assert len({round(float(v), 6) for v in first}) > 10  # many orders in one batch
+    assert len({round(float(v), 6) for v in train_first}) == 1  # one order per batch
+
+
 def test_registry_lists_and_refuses_duplicates() -> None:
     assert {"gapnet", "permutenet", "classifier"} <= set(list_models())
     assert list_models("perm*") == ["permutenet"]

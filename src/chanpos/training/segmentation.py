@@ -112,7 +112,7 @@ class SegmentationSystem(ClassifierSystem):
         logits = self(x)
         if logits.shape[-2:] != y.shape[-2:]:
             logits = F.interpolate(logits, size=y.shape[-2:], mode="bilinear", align_corners=False)
-        self.val_iou.update(logits.argmax(1), y)
+        self.val_iou.update(logits.max(1).indices, y)  # = argmax(1) (first maximum), faster on CPUs
 
     def on_validation_epoch_end(self) -> None:
         self.log(MONITOR, 100.0 * self.val_iou.compute(), prog_bar=True, sync_dist=True)

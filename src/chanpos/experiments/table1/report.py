@@ -135,9 +135,11 @@ def format_table1(rows: list[Table1Row], cfg: Table1Config, verdicts: list[Verdi
     notes = [n for n in (_padding_note(rows, p) for p in PADDING_MODES if p != "zeros") if n]
     lines += [heading(2, "Paddings other than zeros"), "",
               *(notes or ["(only zero padding was run)"]), "",
-              "PermuteNet draws a new channel permutation at every forward pass, so its linear "
-              "layer can only use order-free statistics of the pooled vector; any accuracy above "
-              "chance comes from those.", "", figure("Table 1 bar chart", "table1.png"), "",
+              "PermuteNet draws a new channel permutation at every forward pass (in training one "
+              "per batch, as the authors; in evaluation one per image, so an accuracy averages "
+              "as many orders as there are images), so its linear layer can only use order-free "
+              "statistics of the pooled vector; any accuracy above chance comes from those.", "",
+              figure("Table 1 bar chart", "table1.png"), "",
               figure("validation curves", "validation_curves.png"), ""]
     return Report(lines)
 
