@@ -4,6 +4,7 @@ rule switched off) and compare the test accuracy with the one the verdict used.
 
     chanpos table1 --tasks object --seeds 41,42,43,44 --keep-checkpoints --out runs/check
     python benchmarks/plateau_check.py runs/check/table1-<stamp> [--longer 0.5] [--task object]
+        [--models permutenet] [--seeds 41,42]
 
 Prints one row per cell and, per model, the largest change; a model whose accuracy moves by
 more than 2 points when trained 50 % longer was not at its plateau.
@@ -46,6 +47,10 @@ def main() -> int:
     parser.add_argument("--longer", type=float, default=0.5,
                         help="train on for this fraction of each cell's epochs (0.5)")
     parser.add_argument("--task", default="object", help="the task whose cells to check")
+    parser.add_argument("--models", default=None,
+                        help="only these models, comma-separated (default: every model)")
+    parser.add_argument("--seeds", default=None,
+                        help="only these seeds, comma-separated (default: every seed)")
     args = parser.parse_args()
     saved = RunFolder(args.folder, owned=False).read_saved()
     cfg = table1_config(saved, {})
@@ -54,7 +59,9 @@ def main() -> int:
 
     rows = [from_plain(Table1Row, r, where="row", complete=True)
             for r in json.loads((args.folder / "results.json").read_text())["rows"]]
-    rows = [r for r in rows if r.task == args.task]
+    rows = [r for r in rows if r.task == args.task
+            and (args.models is None or r.model in args.models.split(","))
+            and (args.seeds is None or str(r.seed) in args.seeds.split(","))]
     work = Path(tempfile.mkdtemp(prefix="plateau-check-"))
     print("| cell | epochs | accuracy % | trained on to | accuracy then % | change |")
     print("|---|---|---|---|---|---|")
@@ -69,7 +76,8 @@ def main() -> int:
             _reopened_checkpoint(last, folder.cell_dir(r.key) / "checkpoints" / "last.ckpt")
             longer = math.ceil(r.training.epochs * (1 + args.longer))
             never = 10 ** 6  # the rule never fires again: a fixed number of epochs
-            cell_cfg = replace(cfg, max_epochs=longer, patience=never, object_patience=never,
+            cell_cfg = replace(cfg, max_epochs=longer, object_max_epochs=longer, patience=never,
+                               object_patience=never,
                                continuation=0.0, jobs=1, progress=False)
             again = run_cell((r.task, r.grid_size, r.padding, r.model, r.seed), cell_cfg,
                              *data, folder)

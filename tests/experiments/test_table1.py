@@ -69,6 +69,23 @@ def test_table1_tiny_run_writes_a_valid_run_folder(tmp_path: Path) -> None:
     assert "the model's own" in audit["normalisation"]
 
 
+def test_the_object_task_trains_with_its_own_batch_epochs_and_weight_average(
+    tmp_path: Path,
+) -> None:
+    res = run(["table1", "--tasks", "object", "--object-grid-sizes", "1", *TINY,
+               "--object-batch-size", "8", "--object-max-epochs", "2", "--weight-average", "0.9",
+               "--keep-checkpoints", "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    (folder,) = tmp_path.iterdir()
+    doc = json.loads((folder / "results.json").read_text())
+    assert {r["training"]["epochs"] for r in doc["rows"]} == {2}  # not --max-epochs 1
+    ckpt = torch.load(next(folder.glob("cells/object-*-permutenet-seed0/checkpoints/last.ckpt")),
+                      map_location="cpu", weights_only=True)
+    # 48 tiles in batches of 8: 6 steps an epoch, each one averaged
+    assert ckpt["global_step"] == 12 and int(ckpt["state_dict"]["averaged.updates"]) == 12
+    report = (folder / "report.md").read_text()
+    assert "batch 8, weights: moving average (decay 0.9 per step)" in report
+    assert "at most 2 epochs" in report
 
 
 @pytest.mark.parametrize(
@@ -83,6 +100,8 @@ def test_table1_tiny_run_writes_a_valid_run_folder(tmp_path: Path) -> None:
         (["--source", "cifar10"], "needs --data-root"),
         (["--source", "cifar10", "--data-root", "EMPTY"], "not found; point --data-root"),
         (["--object-patience", "1"], "--object-patience must be a whole number >= 2"),
+        (["--weight-average", "1"], "--weight-average must be"),
+        (["--object-batch-size", "0"], "--object-batch-size must be a whole number >= 1"),
         (["--paddings", "valid", "--grid-sizes", "3"], "padding 'valid' shrinks feature maps"),
         (["--profile", "huge"], "unknown profile 'huge'"),
         (["--precision", "8-bit"], "unknown precision '8-bit'"),

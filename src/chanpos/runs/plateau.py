@@ -71,9 +71,11 @@ class PlateauSettings:
                         min_epochs=self.min_epochs, lr_drops=self.lr_drops,
                         lr_factor=self.lr_factor, continuation=self.continuation)
 
-    def stopping_rule(self, rule: Any = None) -> str:
-        """The rule (this config's, or `rule`) in one sentence, for reports and checks."""
+    def stopping_rule(self, rule: Any = None, max_epochs: int | None = None) -> str:
+        """The rule (this config's, or `rule`, with its epoch maximum) in one sentence, for
+        reports and checks."""
         rule = rule or self.stopping()
+        max_epochs = max_epochs or self.max_epochs
         plateau = (f"the robust (Theil–Sen) trend of the last {rule.patience} epochs' validation "
                    f"metric gains at most {rule.min_delta:g} points across them")
         drops = (f"the first {rule.lr_drops} firing{'s' if rule.lr_drops > 1 else ''} "
@@ -84,4 +86,4 @@ class PlateauSettings:
                  f"only if their median gains at most {rule.min_delta:g} points over the "
                  "window's" if rule.continuation > 0 else "a later one stops training")
         return (f"the rule fires when {plateau}; {drops}{proof} (at least {rule.min_epochs}, "
-                f"at most {self.max_epochs} epochs)")
+                f"at most {max_epochs} epochs)")

@@ -22,6 +22,7 @@ class OptimConfig:
     momentum: float = 0.9
     weight_decay: float = 0.0
     schedule: str = "constant"
+    average: float = 0.0  # decay of a per-step moving average of the weights (0 = none)
 
 
 @dataclass(frozen=True)

@@ -109,7 +109,7 @@ class SegmentationSystem(ClassifierSystem):
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         """mIoU (percent) on the validation split, the metric the plateau rule watches."""
         x, y = self.prepare(batch, False)
-        logits = self(x)
+        logits = segmentation_logits(self.evaluated, x)
         if logits.shape[-2:] != y.shape[-2:]:
             logits = F.interpolate(logits, size=y.shape[-2:], mode="bilinear", align_corners=False)
         self.val_iou.update(logits.max(1).indices, y)  # = argmax(1) (first maximum), faster on CPUs

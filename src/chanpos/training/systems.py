@@ -16,6 +16,8 @@ from ..errors import ChanposError
 from ..models.spec import ModelSpec
 from ..ops.flips import draw_flips, flip_where
 from ..ops.normalise import Normalise
+from .averaging import WeightAverage
+from .batchnorm import recalibrate_batchnorm
 from .callbacks import MONITOR
 from .options import OptimConfig
 
@@ -82,15 +84,50 @@ class ClassifierSystem(L.LightningModule):
         batch_transform: BatchTransform | None = None,
         model_spec: ModelSpec | None = None,
         channels_last: bool = False,
+        average_bn_batches: int = 8,
     ) -> None:
         super().__init__()
         self.model = model
+        self.average_bn_batches = average_bn_batches
         self.optim = optim or OptimConfig()
         self.batch_transform = batch_transform or _default_transform
         self.model_spec = model_spec
         self.channels_last = channels_last
         self.train_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
         self.val_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
+        # the moving average of the weights, when asked for, is what is validated and kept
+        self.averaged = WeightAverage(model, self.optim.average) if self.optim.average else None
+
+    @property
+    def evaluated(self) -> nn.Module:
+        """The network validation scores: the weight average if there is one."""
+        return self.averaged.module if self.averaged is not None else self.model
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.averaged is not None:
+            self.averaged.update(self.model)
+
+    def on_validation_epoch_start(self) -> None:
+        # Averaged weights with averaged BN statistics can score at chance (seen with
+        # PermuteNet at lr 0.01, while the same weights with their own statistics score 30 %):
+        # the average is validated with statistics of its own, from training batches.
+        if self.averaged is None or self.average_bn_batches <= 0 or self._trainer is None:
+            return
+        loader = self.trainer.train_dataloader
+        if loader is None:
+            return
+
+        def inputs():
+            for batch in loader:
+                batch = tuple(t.to(self.device) if hasattr(t, "to") else t for t in batch)
+                yield self.prepare(batch, True)[0]
+
+        recalibrate_batchnorm(self.averaged.module, inputs(), self.average_bn_batches)
+
+    def finish_training(self) -> None:
+        """Make `model` the network training produced: the weight average, if any."""
+        if self.averaged is not None and int(self.averaged.updates) > 0:
+            self.averaged.copy_to(self.model)
 
     def forward(self, x: Tensor) -> Tensor:
         """Logits of the wrapped model, (B, num_classes)."""
@@ -124,7 +161,7 @@ class ClassifierSystem(L.LightningModule):
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         """Accuracy (percent) on the validation split: the metric the plateau rule watches."""
         x, y = self.prepare(batch, False)
-        self.val_acc.update(self.model(x), y)
+        self.val_acc.update(self.evaluated(x), y)
 
     def on_validation_epoch_end(self) -> None:
         self.log(MONITOR, 100.0 * self.val_acc.compute(), prog_bar=True, sync_dist=True)

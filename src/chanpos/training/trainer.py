@@ -151,6 +151,9 @@ def fit(
                            tuple(rule.history) if rule else (),
                            fired=tuple(rule.fired) if rule else (),
                            gains=tuple(rule.gains) if rule else ())
+    finish = getattr(system, "finish_training", None)
+    if finish is not None:
+        finish()  # e.g. the weight average becomes the model (before its BN statistics)
     device = eval_device(options.accelerator)
     system.model.to(device)
     reseed(options.seed, BN_PHASE)

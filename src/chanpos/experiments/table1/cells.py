@@ -49,13 +49,13 @@ def run_cell(cell: tuple[str, int, str, str, int], cfg: Table1Config, train: Ima
         model = model.to(memory_format=torch.channels_last)
     placer = GridPlacer(k, task, train.mean, train.std, channels_last=channels_last)
     system = ClassifierSystem(
-        model, num_classes=num_classes, optim=OptimConfig(lr=cfg.lr(task)),
+        model, num_classes=num_classes, optim=OptimConfig(lr=cfg.lr(task), average=cfg.weight_average),
         batch_transform=lambda b, is_train: placer(b[0], b[1], b[2], train=is_train),
-        model_spec=spec, channels_last=channels_last,
+        model_spec=spec, channels_last=channels_last, average_bn_batches=cfg.bn_batches,
     )
     subset = train.subset(cfg.train_samples(task), seed=seed)
     dl_train = train_loader(TileDataset(subset, grid_size=k, seed=seed),
-                            batch_size=cfg.batch_size, seed=seed,
+                            batch_size=cfg.task_batch_size(task), seed=seed,
                             collate_fn=TileDataset.collate, num_workers=cfg.workers)
     eval_batch = max(cfg.batch_size, 100)
     dl_val = DataLoader(TileDataset(val, grid_size=k, seed=104729),
@@ -66,7 +66,7 @@ def run_cell(cell: tuple[str, int, str, str, int], cfg: Table1Config, train: Ima
                          num_workers=cfg.workers)
     root = folder.cell_dir(cell_id(*cell))
     start = time.perf_counter()
-    fitted = fit(system, dl_train, max_epochs=cfg.max_epochs,
+    fitted = fit(system, dl_train, max_epochs=cfg.task_max_epochs(task),
                  options=trainer_options(cfg, seed, channels_last=channels_last),
                  root_dir=root, val_loader=dl_val, stopping=cfg.task_stopping(task),
                  bn_batches=cfg.bn_batches)

@@ -76,6 +76,18 @@ class Table1Config(PlateauSettings, RunSettings):
     object_lr_drops: int | None = setting(
         None, help="The object task's --lr-drops (default: --lr-drops).", minimum=0,
         none_word="same", metavar="N|same")
+    object_batch_size: int | None = setting(
+        None, help="The object task's training batch size (default: --batch-size): more, "
+        "smaller steps per epoch let PermuteNet reach its plateau in fewer epochs.",
+        minimum=1, none_word="same", metavar="N|same")
+    object_max_epochs: int | None = setting(
+        None, help="The object task's --max-epochs (default: --max-epochs).", minimum=1,
+        none_word="same", metavar="N|same")
+    weight_average: float = setting(
+        0.0, help="Validate and keep a moving average of the weights, updated after every "
+        "step with this decay (e.g. 0.998; 0 = off, the last weights): removes most of the "
+        "epoch-to-epoch wander of a model trained at a high constant learning rate, without "
+        "lowering it.", minimum=0.0, maximum=0.9999)
     bn_batches: int = setting(
         help="Training batches used to re-estimate BatchNorm statistics after training "
         "(0 = off).", minimum=0)
@@ -87,6 +99,22 @@ class Table1Config(PlateauSettings, RunSettings):
     def lr(self, task: str) -> float:
         """The learning rate of `task`."""
         return self.location_lr if task == "location" else self.object_lr
+
+    def task_batch_size(self, task: str) -> int:
+        """The training batch size of `task`."""
+        if task == "object" and self.object_batch_size is not None:
+            return self.object_batch_size
+        return self.batch_size
+
+    def task_max_epochs(self, task: str) -> int:
+        """The epoch maximum of `task`."""
+        if task == "object" and self.object_max_epochs is not None:
+            return self.object_max_epochs
+        return self.max_epochs
+
+    def task_rule(self, task: str) -> str:
+        """`task`'s plateau rule and epoch maximum in one sentence."""
+        return self.stopping_rule(self.task_stopping(task), self.task_max_epochs(task))
 
     def task_stopping(self, task: str) -> Any:
         """The plateau rule of `task` (the object task may use its own window and drops)."""
@@ -130,7 +158,7 @@ def _validate(cfg: Table1Config) -> None:
     require_data_root(cfg.data_root, download=cfg.download)
     for task in cfg.tasks:
         n = cfg.train_samples(task)
-        require_batches(n if n is not None else 2, cfg.batch_size, what="training",
+        require_batches(n if n is not None else 2, cfg.task_batch_size(task), what="training",
                       samples_flag=f"--{task}-train-samples")
     for task, paddings, sizes in (("location", cfg.paddings, cfg.grid_sizes),
                                   ("object", cfg.object_paddings, cfg.object_grid_sizes)):

@@ -25,7 +25,7 @@ def load_table1_data(cfg: Table1Config) -> tuple[ImageSet, ImageSet, ImageSet]:
         require_at_most(cfg.train_samples(task), len(rest), flag=f"--{task}-train-samples",
                         what="training tiles (the training split less --val-samples)")
         n = min(cfg.train_samples(task) or len(rest), len(rest))
-        require_batches(n, cfg.batch_size, what="training",
+        require_batches(n, cfg.task_batch_size(task), what="training",
                       samples_flag=f"--{task}-train-samples")
     return rest, val, test
 
@@ -41,8 +41,9 @@ def _require_memory(cfg: Table1Config) -> None:
         k = max(sizes)
         side = k * TILE
         net = create_model("gapnet", num_classes=k * k, width=cfg.width)
-        need = cfg.jobs * activation_bytes(net, side, side, cfg.batch_size)
+        batch = cfg.task_batch_size(task)
+        need = cfg.jobs * activation_bytes(net, side, side, batch)
         flag = "--grid-sizes" if task == "location" else "--object-grid-sizes"
         require_memory(need, what=f"training on {side}x{side} px canvases (grid size {k}, "
-                       f"batch {cfg.batch_size}, {cfg.jobs} at a time)",
+                       f"batch {batch}, {cfg.jobs} at a time)",
                        fix=f"use a smaller {flag} or --batch-size (or --jobs 1)")

@@ -79,6 +79,7 @@ def _task_table(rows: list[Table1Row], cfg: Table1Config, task: str) -> list[Blo
     label = "cell index" if task == "location" else "source class"
     lines: list[Block] = [
              heading(2, f"{task.capitalize()} task (label = {label}; lr {cfg.lr(task)}, "
+                     f"batch {cfg.task_batch_size(task)}{_averaging(cfg)}, "
                      f"{sel[0].train_samples} training tiles, {sel[0].val_samples} validation "
                      f"tiles, {len(sel[0].correct)} test canvases)"), "",
              f"Test accuracy, mean over {len(cfg.seeds)} seed{'s' if len(cfg.seeds) > 1 else ''}"
@@ -99,9 +100,22 @@ def _task_table(rows: list[Table1Row], cfg: Table1Config, task: str) -> list[Blo
     return lines + [""]
 
 
+def _object_batch(cfg: Table1Config) -> str:
+    """The object task's own batch size, when it has one."""
+    size = cfg.task_batch_size("object")
+    return f" (object task {size})" if "object" in cfg.tasks and size != cfg.batch_size else ""
+
+
+def _averaging(cfg: Table1Config) -> str:
+    """How the validated and kept weights are made, when not the last step's."""
+    if not cfg.weight_average:
+        return ""
+    return f", weights: moving average (decay {cfg.weight_average:g} per step)"
+
+
 def _rules(cfg: Table1Config) -> str:
     """The plateau rule of each task, once per distinct rule."""
-    rules = {t: cfg.stopping_rule(cfg.task_stopping(t)) for t in cfg.tasks}
+    rules = {t: cfg.task_rule(t) for t in cfg.tasks}
     if len(set(rules.values())) == 1:
         return next(iter(rules.values()))
     return "; ".join(f"{task} task: {rule}" for task, rule in rules.items())
@@ -118,7 +132,7 @@ def format_table1(rows: list[Table1Row], cfg: Table1Config, verdicts: list[Verdi
         "",
         f"Profile `{cfg.profile}` · source `{cfg.source}` · width {cfg.width} · seeds "
         f"{', '.join(map(str, cfg.seeds))} · "
-        f"batch {cfg.batch_size} · Adam betas (0.5, 0.999) · {len(rows)} cells in {seconds:.0f} s "
+        f"batch {cfg.batch_size}{_object_batch(cfg)} · Adam betas (0.5, 0.999) · {len(rows)} cells in {seconds:.0f} s "
         f"({cfg.jobs} at a time, {cfg.threads} thread{'s' if cfg.threads > 1 else ''} each)",
         f"Training: {_rules(cfg)}; on {cfg.val_samples} validation tiles held out of the "
         "training split.",
