@@ -7,13 +7,23 @@ statistics of a few no-grad training batches under the final weights fixes that.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-__all__ = ["recalibrate_batchnorm"]
+__all__ = ["recalibrate_batchnorm", "training_inputs"]
+
+
+def training_inputs(loader: Iterable[Any], prepare: Callable[[Any, bool], Any],
+                    device: Any) -> Iterator[Tensor]:
+    """The model inputs of `loader`'s batches as training sees them (moved to `device`,
+    then `prepare(batch, True)`), for re-estimating BatchNorm statistics."""
+    for batch in loader:
+        batch = tuple(t.to(device) if hasattr(t, "to") else t for t in batch)
+        yield prepare(batch, True)[0]
 
 
 @torch.no_grad()

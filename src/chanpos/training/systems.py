@@ -17,7 +17,7 @@ from ..models.spec import ModelSpec
 from ..ops.flips import draw_flips, flip_where
 from ..ops.normalise import Normalise
 from .averaging import WeightAverage
-from .batchnorm import recalibrate_batchnorm
+from .batchnorm import recalibrate_batchnorm, training_inputs
 from .callbacks import MONITOR
 from .options import OptimConfig
 
@@ -116,13 +116,9 @@ class ClassifierSystem(L.LightningModule):
         loader = self.trainer.train_dataloader
         if loader is None:
             return
-
-        def inputs():
-            for batch in loader:
-                batch = tuple(t.to(self.device) if hasattr(t, "to") else t for t in batch)
-                yield self.prepare(batch, True)[0]
-
-        recalibrate_batchnorm(self.averaged.module, inputs(), self.average_bn_batches)
+        recalibrate_batchnorm(self.averaged.module,
+                              training_inputs(loader, self.prepare, self.device),
+                              self.average_bn_batches)
 
     def finish_training(self) -> None:
         """Make `model` the network training produced: the weight average, if any."""

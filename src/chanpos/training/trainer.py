@@ -17,7 +17,7 @@ from lightning.pytorch.callbacks import Callback, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader
 
-from .batchnorm import recalibrate_batchnorm
+from .batchnorm import recalibrate_batchnorm, training_inputs
 from .callbacks import EpochCheckpoint, EpochSeed, PlateauStop, SafeCheckpointIO
 from .callbacks import read_training_checkpoint as _read
 from .evaluate import eval_device
@@ -170,11 +170,5 @@ def _recalibrate(system: L.LightningModule, loader: DataLoader, device: Any, bat
     sampler = getattr(loader, "sampler", None)
     if hasattr(sampler, "set_epoch"):
         sampler.set_epoch(BN_PHASE)
-
-    def inputs():
-        for batch in loader:
-            batch = tuple(t.to(device) if hasattr(t, "to") else t for t in batch)
-            yield prepare(batch, True)[0]
-
-    recalibrate_batchnorm(system.model, inputs(), batches)
+    recalibrate_batchnorm(system.model, training_inputs(loader, prepare, device), batches)
 
