@@ -103,3 +103,17 @@ def test_check_shift_limits_depend_on_the_padding_mode() -> None:
     check_shift(100, "zeros", (8, 8))  # zeros has no upper limit
     with pytest.raises(ChanposError, match="whole number"):
         check_shift(1.5, "zeros")  # type: ignore[arg-type]
+
+
+def test_translate_keeps_the_input_memory_format() -> None:
+    """A shifted batch keeps its caller's layout: a channels_last result would make a narrow
+    model's convs run channels_last, whose strided 1x1 backward corrupts the heap on AVX2."""
+    x = torch.randn(3, 3, 8, 8)
+    shifts = torch.tensor([[1, -2], [0, 0], [-3, 1]])
+    out = translate(x, shifts)
+    assert out.is_contiguous()
+    assert torch.equal(out, translate(x, shifts).contiguous())
+    cl = translate(x.contiguous(memory_format=torch.channels_last), shifts)
+    assert cl.is_contiguous(memory_format=torch.channels_last) and not cl.is_contiguous()
+    assert torch.equal(cl, out)
+    assert random_shift(x, 2).is_contiguous()

@@ -81,9 +81,21 @@ def translate(x: Tensor, shifts: Tensor, mode: str = "zeros") -> Tensor:
     rows = (m - shifts[:, 0]).view(b, 1) + torch.arange(h, device=x.device)  # (B, H)
     cols = (m - shifts[:, 1]).view(b, 1) + torch.arange(w, device=x.device)  # (B, W)
     batch_idx = torch.arange(b, device=x.device).view(b, 1, 1)
-    # advanced indices around a slice -> result (B, H, W, C); the permute is channels_last
+    # advanced indices around a slice -> result (B, H, W, C), whose permute is channels_last:
+    # copied back to x's own memory format, since a channels_last input makes every conv of
+    # the model run channels_last, and the backward of a strided 1x1 conv with fewer than 16
+    # input channels corrupts the heap in that format (torch 2.14.1 on an AVX2 CPU)
     out = padded[batch_idx, :, rows.view(b, h, 1), cols.view(b, 1, w)]
-    return out.permute(0, 3, 1, 2)
+    return out.permute(0, 3, 1, 2).contiguous(memory_format=_memory_format(x))
+
+
+def _memory_format(x: Tensor) -> torch.memory_format:
+    """channels_last for a channels_last 4-d tensor that is not also plain contiguous."""
+    if x.is_contiguous():
+        return torch.contiguous_format
+    if x.is_contiguous(memory_format=torch.channels_last):
+        return torch.channels_last
+    return torch.contiguous_format
 
 
 def random_shift(

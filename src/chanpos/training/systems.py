@@ -132,8 +132,9 @@ class ClassifierSystem(L.LightningModule):
     def prepare(self, batch: Any, train: bool) -> tuple[Tensor, Tensor]:
         """Apply the batch transform (and channels_last) to a batch already on the device."""
         x, y = self.batch_transform(batch, train)
-        if self.channels_last and x.dim() == 4:
-            x = x.contiguous(memory_format=torch.channels_last)
+        if x.dim() == 4:  # the format chosen for the model, whatever the transform made
+            x = x.contiguous(memory_format=torch.channels_last if self.channels_last
+                             else torch.contiguous_format)
         return x, y
 
     def check_finite(self, loss: Tensor) -> None:
