@@ -24,7 +24,7 @@ from .evaluate import eval_device
 from .options import FitResult, Stopping, TrainerOptions
 from .seeding import BN_PHASE, reseed
 
-__all__ = ["FitResult", "fit", "build_trainer", "last_checkpoint"]
+__all__ = ["FitResult", "fit", "build_trainer", "compile_model", "last_checkpoint"]
 
 _QUIET = (
     ".*does not have many workers.*",
@@ -88,6 +88,20 @@ def build_trainer(
     )
 
 
+def compile_model(model: Any) -> None:
+    """`torch.compile` `model` in place. For a model with convs that torch's CPU backward
+    cannot run in channels_last (`models.channels_last_ok`), inductor is told not to move
+    convs to channels_last: its layout optimisation made the backward of a width-4 GAPNet's
+    strided 1x1 shortcut hang (torch 2.14.1, AVX2 CPU), as eager channels_last crashes it."""
+    from ..models import channels_last_ok
+
+    if not channels_last_ok(model):
+        import torch._inductor.config as inductor_config
+
+        inductor_config.layout_optimization = False
+    model.compile()
+
+
 def _epochs_in(ckpt: dict[str, Any]) -> int:
     """Epochs a checkpoint has trained."""
     return int(ckpt["loops"]["fit_loop"]["epoch_progress"]["total"]["processed"])
@@ -118,7 +132,7 @@ def fit(
     start = time.perf_counter()
     L.seed_everything(options.seed, workers=True, verbose=False)
     if options.compile:
-        system.model.compile()
+        compile_model(system.model)
     last = last_checkpoint(root_dir)
     saved = _read(last) if checkpoints and last.is_file() else None
     state = _history(saved) if saved is not None else {}
