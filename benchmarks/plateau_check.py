@@ -80,7 +80,7 @@ def main() -> int:
                                object_patience=never,
                                continuation=0.0, jobs=1, progress=False)
             again = run_cell((r.task, r.grid_size, r.padding, r.model, r.seed), cell_cfg,
-                             *data, folder)
+                             data, folder)
             change = again.accuracy_pct - r.accuracy_pct
             changes.setdefault(r.model, []).append(change)
             print(f"| {r.key} | {r.training.epochs} | {r.accuracy_pct:.1f} | {longer} | "

@@ -37,6 +37,14 @@ def test_subset_is_seeded_and_class_balanced_not_the_first_n() -> None:
         data.subset(0)
 
 
+def test_first_classes_keeps_those_classes_in_stored_order() -> None:
+    data = _class_ordered_set()
+    two = data.first_classes(2)
+    assert two.num_classes == 2 and two.labels.tolist() == [0] * 4 + [1] * 4
+    assert two.images[:, 0, 0, 0].tolist() == list(range(8))  # images stay with their labels
+    assert data.first_classes(None) is data and data.first_classes(3) is data
+
+
 def test_load_source_passes_the_seed_to_the_subset() -> None:
     pytest.importorskip("sklearn")
     a = load_source("digits", split="test", num_samples=20, seed=0)

@@ -69,6 +69,14 @@ def test_audit_of_a_torchvision_state_dict_and_of_a_chanpos_model_pt(tmp_path: P
         doc = json.loads(next(out.glob("audit-*/results.json")).read_text())
         assert doc["layer"] == layer and len(doc["stages"]) == stages
         assert doc["origin"] == str(ckpt) and doc["training"] is None
+    # the class probes can ask about the first classes only (as a control was trained on)
+    out = tmp_path / "classes"
+    res = run(["audit", "--model", "gapnet", "--checkpoint", str(gap), *SMALL, "--classes", "3",
+               "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(next(out.glob("audit-*/results.json")).read_text())
+    assert doc["num_classes"] == 3
+    assert "source `shapes` (its first 3 classes)" in next(out.glob("audit-*/report.md")).read_text()
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -77,6 +85,7 @@ def test_audit_of_a_torchvision_state_dict_and_of_a_chanpos_model_pt(tmp_path: P
     (["--model", "classifier", "--probe-samples", "999999"], "--probe-samples 999999 asks for"),
     (["--model", "classifier", "--maps", "H,X"], "unknown position map 'X'"),
     (["--model", "classifier", "--replicates", "1"], "--replicates must be a whole number >= 2"),
+    (["--model", "classifier", "--classes", "11"], "--classes 11: shapes has only 10 classes"),
 ])
 def test_audit_bad_input_is_one_line(tmp_path: Path, args: list[str], message: str) -> None:
     res = run(["audit", "--profile", "smoke", *args, "--out", str(tmp_path)])
@@ -146,15 +155,23 @@ def test_a_network_trained_with_the_shuffle_keeps_its_class_through_shuffling() 
     from chanpos.experiments.audit.prepare import fresh_copy
     from chanpos.experiments.audit.probing import build_controls, probe_replicate
 
-    train = load_source("shapes", split="train", num_samples=1500)
-    test = load_source("shapes", split="test", num_samples=300)
+    # three classes: PermuteNet's order-free code forms class by class (a 10-class one takes
+    # hundreds of epochs and one seed's run may stall between steps, as the calibration shows)
+    train = load_source("shapes", split="train", num_samples=1500).first_classes(3)
+    test = load_source("shapes", split="test", num_samples=900).first_classes(3)
     gap, perm = _trained("gapnet", train, 120), _trained("permutenet", train, 400)
     models = build_controls(gap, fresh_copy(gap, 1), "backbone", ("backbone.layer4",), "gap")
     models.shuffle_trained = perm
-    rep = probe_replicate(models, train, test, k=1, n=600, n_test=300, replicate=0, seed=0)
+    rep = probe_replicate(models, train, test, k=1, n=400, n_test=250, replicate=0, seed=0)
     detail = (rep.objects, rep.objects_shuffled, rep.control_objects, rep.control_objects_shuffled)
-    assert rep.objects > 50.0 and rep.control_objects > 30.0, detail  # both learned (chance 10)
-    # through shuffling the shuffle-trained network keeps far more of its class
+    chance = 100.0 / 3
+    assert min(rep.objects, rep.control_objects) > chance + 20.0, detail  # both learned
+
+    def kept(as_is: float, shuffled: float) -> float:  # share of the above-chance class kept
+        return (shuffled - chance) / (as_is - chance)
+
+    # through shuffling the shuffle-trained network keeps far more of its class (seeds 0-3 of
+    # these trainings on a 2-core AMD VM: +15 to +54 points, kept 0.87-0.99 against 0.05-0.58)
     assert rep.control_objects_shuffled > rep.objects_shuffled + 10.0, detail
-    assert (rep.control_objects - rep.control_objects_shuffled
-            < rep.objects - rep.objects_shuffled - 20.0), detail
+    assert kept(rep.control_objects, rep.control_objects_shuffled) > \
+        kept(rep.objects, rep.objects_shuffled) + 0.2, detail

@@ -88,6 +88,24 @@ def test_the_object_task_trains_with_its_own_batch_epochs_and_weight_average(
     assert "at most 2 epochs" in report
 
 
+def test_the_object_task_can_ask_about_the_first_classes_only(tmp_path: Path) -> None:
+    res = run(["table1", "--tasks", "location,object", "--object-grid-sizes", "1", *TINY,
+               "--object-classes", "3", "--object-weight-average", "0.5", "--out",
+               str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    (folder,) = tmp_path.iterdir()
+    doc = json.loads((folder / "results.json").read_text())
+    chance = {r["task"]: r["chance_pct"] for r in doc["rows"]}
+    assert chance == {"location": 25.0, "object": 33.33}
+    assert {len(r["correct"]) for r in doc["rows"]} == {20}  # --test-samples of those classes
+    model = torch.load(next(folder.glob("cells/object-*-gapnet-seed0/model.pt")),
+                       map_location="cpu", weights_only=True)
+    assert model["chanpos_model"]["meta"]["class_names"] == ["0", "1", "2"]
+    report = (folder / "report.md").read_text()
+    assert "the first 3 of mnist's classes only (chance 33 %)" in report
+    assert report.count("moving average (decay 0.5 per step)") == 1  # the object task only
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -102,6 +120,8 @@ def test_the_object_task_trains_with_its_own_batch_epochs_and_weight_average(
         (["--object-patience", "1"], "--object-patience must be a whole number >= 2"),
         (["--weight-average", "1"], "--weight-average must be"),
         (["--object-batch-size", "0"], "--object-batch-size must be a whole number >= 1"),
+        (["--object-classes", "1"], "--object-classes must be a whole number >= 2"),
+        (["--object-classes", "11"], "--object-classes 11: mnist has only 10 classes"),
         (["--paddings", "valid", "--grid-sizes", "3"], "padding 'valid' shrinks feature maps"),
         (["--profile", "huge"], "unknown profile 'huge'"),
         (["--precision", "8-bit"], "unknown precision '8-bit'"),

@@ -18,7 +18,7 @@ for quick runs lack classes by design).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +104,16 @@ class FolderSet:
         labels = self.labels if self.labels is not None else torch.zeros(len(self), dtype=torch.long)
         rest, held = holdout_index(labels, num_samples, seed)
         return self._take(labels, rest), self._take(labels, held)
+
+    def first_classes(self, n: int | None) -> FolderSet:
+        """The items of classes 0 .. n-1 only, as an n-class set (all if None or n >=
+        num_classes)."""
+        if n is None or n >= self.num_classes:
+            return self
+        if self.labels is None:
+            raise ValueError(f"{self.name}: no labels to choose classes by")
+        return replace(self._take(self.labels, torch.nonzero(self.labels < n).flatten()),
+                       num_classes=n, class_names=self.class_names[:n])
 
     def _take(self, labels: Tensor, idx: Tensor) -> FolderSet:
         return FolderSet(self.name, Subset(self.dataset, idx.tolist()), self.num_classes,

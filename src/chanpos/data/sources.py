@@ -13,7 +13,7 @@ One registry knows each source's kind (`chanpos.names.SOURCE_KINDS`):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,13 @@ class ImageSet:
         """(the rest, a seeded class-balanced `num_samples` held out): a validation split."""
         rest, held = holdout_index(self.labels, num_samples, seed)
         return self._take(rest), self._take(held)
+
+    def first_classes(self, n: int | None) -> ImageSet:
+        """The images of classes 0 .. n-1 only, in stored order, as an n-class set (all if
+        None or n >= num_classes): a smaller classification problem on the same images."""
+        if n is None or n >= self.num_classes:
+            return self
+        return replace(self._take(torch.nonzero(self.labels < n).flatten()), num_classes=n)
 
     def _take(self, idx: Tensor) -> ImageSet:
         return ImageSet(self.name, self.images[idx], self.labels[idx], self.num_classes,

@@ -56,6 +56,10 @@ class AuditConfig(PreprocessingSettings, PlateauSettings, RunSettings):
                          "its last stage).", minimum=1)
     source: str = setting(help=f"Images: {', '.join(BUILT_IN_SOURCES['classification'])}.",
                           choices=_classification_sources, what="source")
+    classes: int | None = setting(
+        None, help="Images of the source's first N classes only (all = every class): the class "
+        "probes then ask an N-way question, e.g. the classes a --control-checkpoint was "
+        "trained on.", minimum=2, none_word="all", metavar="N|all")
     layer: str | None = setting(
         None, help="The layer whose globally pooled output is probed (default: the model's "
         "backbone, else its last feature map before global pooling, found by running it; "

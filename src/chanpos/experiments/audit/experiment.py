@@ -120,7 +120,8 @@ def from_needs(products: dict[str, dict[str, Any]]) -> dict[str, Any]:
     (offer,) = products.values()
     return {"model": offer["model"], "checkpoint": offer["classifier"],
             "control_checkpoint": offer.get("shuffle_trained"),
-            "source": offer["source"], "grid_size": offer["grid_size"], "seed": offer["seed"]}
+            "source": offer["source"], "grid_size": offer["grid_size"], "seed": offer["seed"],
+            "classes": offer.get("classes")}
 
 
 EXPERIMENT = Experiment(name="audit", config=audit_config, prepare=prepare_audit, run=_run,

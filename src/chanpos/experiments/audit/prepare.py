@@ -59,6 +59,11 @@ def prepare_audit(cfg: AuditConfig) -> AuditInputs:
     train = load_source(cfg.source, split="train", data_root=cfg.data_root,
                         download=cfg.download)
     test = load_source(cfg.source, split="test", data_root=cfg.data_root)
+    if cfg.classes is not None:
+        if cfg.classes > train.num_classes:
+            raise ChanposError(f"--classes {cfg.classes}: {cfg.source} has only "
+                               f"{train.num_classes} classes; use at most {train.num_classes}")
+        train, test = train.first_classes(cfg.classes), test.first_classes(cfg.classes)
     check_counts(cfg, train, test)
     mean, std, said = _normalisation(cfg, train)
     train, test = replace(train, mean=mean, std=std), replace(test, mean=mean, std=std)

@@ -170,7 +170,8 @@ def format_audit(cfg: AuditConfig, facts: dict[str, Any], verdicts: list[Verdict
     lines: list[Block] = [
         heading(1, f"Audit of `{facts['model']}`: how much position it encodes, where, in "
                    "which channels"),
-        "", f"Weights: {facts['origin']} · source `{cfg.source}` · probed layer "
+        "", f"Weights: {facts['origin']} · source `{cfg.source}`"
+        f"{'' if cfg.classes is None else f' (its first {cfg.classes} classes)'} · probed layer "
         f"`{facts['layer']}` · stages {', '.join(f'`{s}`' for s in facts['stages'])} · "
         f"{facts['seconds']:.0f} s", f"Normalisation: {facts['normalisation']}",
         f"Readout features stored and multiplied in: {facts.get('readout_precision', 'float32')}",

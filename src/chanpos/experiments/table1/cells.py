@@ -16,6 +16,7 @@ from ...runs.folders import RunFolder
 from ...runs.shared import trainer_options
 from ...training import ClassifierSystem, OptimConfig, fit, predict, train_loader
 from .config import Table1Config
+from .prepare import Table1Data
 from .rows import Table1Row, cell_id
 
 __all__ = ["run_cell", "run_table1"]
@@ -29,12 +30,13 @@ def _labels(task: str, k: int, train: ImageSet) -> tuple[str, ...]:
     return tuple(names) if names else tuple(str(c) for c in range(train.num_classes))
 
 
-def run_cell(cell: tuple[str, int, str, str, int], cfg: Table1Config, train: ImageSet,
-             val: ImageSet, test: ImageSet, folder: RunFolder) -> Table1Row:
+def run_cell(cell: tuple[str, int, str, str, int], cfg: Table1Config, data: Table1Data,
+             folder: RunFolder) -> Table1Row:
     """Train one Table 1 cell to its plateau (resuming where an interrupted run stopped) and
     evaluate it on the test canvases. The data splits and the test canvases are the same
     for every seed; a seed fixes the initial weights, the training subset and order."""
     task, k, padding, model_name, seed = cell
+    train, val, test = data.of(task)
     num_classes = k * k if task == "location" else train.num_classes
     spec = ModelSpec(model_name, {"num_classes": num_classes, "padding": padding,
                                   "width": cfg.width, "backbone": "paper_resnet18"})
@@ -49,7 +51,8 @@ def run_cell(cell: tuple[str, int, str, str, int], cfg: Table1Config, train: Ima
         model = model.to(memory_format=torch.channels_last)
     placer = GridPlacer(k, task, train.mean, train.std, channels_last=channels_last)
     system = ClassifierSystem(
-        model, num_classes=num_classes, optim=OptimConfig(lr=cfg.lr(task), average=cfg.weight_average),
+        model, num_classes=num_classes,
+        optim=OptimConfig(lr=cfg.lr(task), average=cfg.task_weight_average(task)),
         batch_transform=lambda b, is_train: placer(b[0], b[1], b[2], train=is_train),
         model_spec=spec, channels_last=channels_last, average_bn_batches=cfg.bn_batches,
     )
@@ -87,11 +90,11 @@ def run_cell(cell: tuple[str, int, str, str, int], cfg: Table1Config, train: Ima
     )
 
 
-def run_table1(cfg: Table1Config, data: tuple[ImageSet, ImageSet, ImageSet],
-               folder: RunFolder, *, log=print) -> list[Table1Row]:
+def run_table1(cfg: Table1Config, data: Table1Data, folder: RunFolder, *, log=print
+               ) -> list[Table1Row]:
     """Run every cell of `cfg`, keeping cells an interrupted run of `folder` already finished."""
     cells = cfg.cells()
-    return run_cells(cfg, cells, [cell_id(*c) for c in cells], run_cell, (*data, folder),
+    return run_cells(cfg, cells, [cell_id(*c) for c in cells], run_cell, (data, folder),
                      folder=folder, row_type=Table1Row, key_of=lambda r: r.key, log=log,
                      describe=lambda r: f"accuracy {r.accuracy_pct:.1f} % (chance "
                                         f"{r.chance_pct:.1f} %), {r.training.epochs} epochs"

@@ -83,6 +83,14 @@ class Table1Config(PlateauSettings, RunSettings):
     object_max_epochs: int | None = setting(
         None, help="The object task's --max-epochs (default: --max-epochs).", minimum=1,
         none_word="same", metavar="N|same")
+    object_classes: int | None = setting(
+        None, help="Classes of the object task: the tiles of the source's first N classes "
+        "only (all = every class). Fewer classes make PermuteNet's order-free class code "
+        "quicker to learn, so its plateau can be shown on a small budget.", minimum=2,
+        none_word="all", metavar="N|all")
+    object_weight_average: float | None = setting(
+        None, help="The object task's --weight-average (default: --weight-average).",
+        minimum=0.0, maximum=0.9999, none_word="same", metavar="D|same")
     weight_average: float = setting(
         0.0, help="Validate and keep a moving average of the weights, updated after every "
         "step with this decay (e.g. 0.998; 0 = off, the last weights): removes most of the "
@@ -111,6 +119,12 @@ class Table1Config(PlateauSettings, RunSettings):
         if task == "object" and self.object_max_epochs is not None:
             return self.object_max_epochs
         return self.max_epochs
+
+    def task_weight_average(self, task: str) -> float:
+        """The weight-average decay of `task` (0 = off)."""
+        if task == "object" and self.object_weight_average is not None:
+            return self.object_weight_average
+        return self.weight_average
 
     def task_rule(self, task: str) -> str:
         """`task`'s plateau rule and epoch maximum in one sentence."""

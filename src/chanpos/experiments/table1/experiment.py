@@ -38,6 +38,8 @@ def products(cfg: Table1Config, folder: Path | None) -> dict[str, Any]:
         control = str(control) if control.is_file() else None
     return {"model": "gapnet", "classifier": None if path is None else str(path),
             "shuffle_trained": control,
+            # the classes that control learned: the audit's class probes ask the same question
+            "classes": cfg.object_classes if control is not None else None,
             "source": cfg.source, "grid_size": cfg.grid_sizes[0], "seed": cfg.seeds[0],
             "description": f"Table 1's GAPNet ({cell})"}
 

@@ -2,32 +2,59 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ...data import ImageSet, load_source
+from ...errors import ChanposError
 from ...runs.validate import require_at_most, require_batches, require_holdout, require_memory
 from .config import TILE, Table1Config
 
-__all__ = ["load_table1_data"]
+__all__ = ["Table1Data", "load_table1_data"]
 
 
-def load_table1_data(cfg: Table1Config) -> tuple[ImageSet, ImageSet, ImageSet]:
-    """(training split less the validation split, validation split, test split); errors
-    here come before any run folder exists."""
+@dataclass(frozen=True)
+class Table1Data:
+    """Each task's (training split less its validation split, validation split, test split).
+    The location task uses every class; the object task the first `object_classes`."""
+
+    splits: dict[str, tuple[ImageSet, ImageSet, ImageSet]]
+
+    def of(self, task: str) -> tuple[ImageSet, ImageSet, ImageSet]:
+        """(train, val, test) of `task`."""
+        return self.splits[task]
+
+
+def load_table1_data(cfg: Table1Config) -> Table1Data:
+    """Every task's splits; errors here come before any run folder exists."""
     _require_memory(cfg)
     train = load_source(cfg.source, split="train", data_root=cfg.data_root,
                         download=cfg.download)
-    test = load_source(cfg.source, split="test", data_root=cfg.data_root,
-                       num_samples=cfg.test_samples)
-    require_holdout(cfg.val_samples, len(train), flag="--val-samples", source=cfg.source,
-                  what="training tiles")
-    rest, val = train.holdout(cfg.val_samples)
-    require_at_most(cfg.test_samples, len(test), flag="--test-samples", what="test tiles")
+    fewer = "object" in cfg.tasks and cfg.object_classes is not None
+    test_all = load_source(cfg.source, split="test", data_root=cfg.data_root,
+                           num_samples=None if fewer else cfg.test_samples)
+    if fewer and cfg.object_classes > train.num_classes:
+        raise ChanposError(f"--object-classes {cfg.object_classes}: {cfg.source} has only "
+                           f"{train.num_classes} classes; use at most {train.num_classes}")
+    splits = {}
     for task in cfg.tasks:
+        source = train.first_classes(cfg.object_classes) if task == "object" else train
+        test = test_all.first_classes(cfg.object_classes) if task == "object" else test_all
+        what = "training tiles" + (f" of the first {cfg.object_classes} classes"
+                                   if task == "object" and fewer else "")
+        require_holdout(cfg.val_samples, len(source), flag="--val-samples", source=cfg.source,
+                        what=what)
+        rest, val = source.holdout(cfg.val_samples)
+        require_at_most(cfg.test_samples, len(test), flag="--test-samples", what="test tiles"
+                        + (f" of the first {cfg.object_classes} classes"
+                           if task == "object" and fewer else ""))
+        test = test.subset(cfg.test_samples)
         require_at_most(cfg.train_samples(task), len(rest), flag=f"--{task}-train-samples",
-                        what="training tiles (the training split less --val-samples)")
+                        what=f"{what} (the training split less --val-samples)")
         n = min(cfg.train_samples(task) or len(rest), len(rest))
         require_batches(n, cfg.task_batch_size(task), what="training",
-                      samples_flag=f"--{task}-train-samples")
-    return rest, val, test
+                        samples_flag=f"--{task}-train-samples")
+        splits[task] = (rest, val, test)
+    return Table1Data(splits)
 
 
 def _require_memory(cfg: Table1Config) -> None:

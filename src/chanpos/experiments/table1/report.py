@@ -76,10 +76,10 @@ def _task_table(rows: list[Table1Row], cfg: Table1Config, task: str) -> list[Blo
     sel = _sel(rows, task=task)
     if not sel:
         return []
-    label = "cell index" if task == "location" else "source class"
+    label = "cell index" if task == "location" else _classes(cfg)
     lines: list[Block] = [
              heading(2, f"{task.capitalize()} task (label = {label}; lr {cfg.lr(task)}, "
-                     f"batch {cfg.task_batch_size(task)}{_averaging(cfg)}, "
+                     f"batch {cfg.task_batch_size(task)}{_averaging(cfg, task)}, "
                      f"{sel[0].train_samples} training tiles, {sel[0].val_samples} validation "
                      f"tiles, {len(sel[0].correct)} test canvases)"), "",
              f"Test accuracy, mean over {len(cfg.seeds)} seed{'s' if len(cfg.seeds) > 1 else ''}"
@@ -106,11 +106,20 @@ def _object_batch(cfg: Table1Config) -> str:
     return f" (object task {size})" if "object" in cfg.tasks and size != cfg.batch_size else ""
 
 
-def _averaging(cfg: Table1Config) -> str:
-    """How the validated and kept weights are made, when not the last step's."""
-    if not cfg.weight_average:
+def _classes(cfg: Table1Config) -> str:
+    """What the object task's label is: every class of the source, or its first N."""
+    if cfg.object_classes is None:
+        return "source class"
+    return (f"source class, the first {cfg.object_classes} of {cfg.source}'s classes only "
+            f"(chance {100 / cfg.object_classes:.0f} %)")
+
+
+def _averaging(cfg: Table1Config, task: str) -> str:
+    """How the validated and kept weights of `task` are made, when not the last step's."""
+    decay = cfg.task_weight_average(task)
+    if not decay:
         return ""
-    return f", weights: moving average (decay {cfg.weight_average:g} per step)"
+    return f", weights: moving average (decay {decay:g} per step)"
 
 
 def _rules(cfg: Table1Config) -> str:
@@ -132,7 +141,8 @@ def format_table1(rows: list[Table1Row], cfg: Table1Config, verdicts: list[Verdi
         "",
         f"Profile `{cfg.profile}` · source `{cfg.source}` · width {cfg.width} · seeds "
         f"{', '.join(map(str, cfg.seeds))} · "
-        f"batch {cfg.batch_size}{_object_batch(cfg)} · Adam betas (0.5, 0.999) · {len(rows)} cells in {seconds:.0f} s "
+        f"batch {cfg.batch_size}{_object_batch(cfg)} · Adam betas (0.5, 0.999) · "
+        f"{len(rows)} cells in {seconds:.0f} s "
         f"({cfg.jobs} at a time, {cfg.threads} thread{'s' if cfg.threads > 1 else ''} each)",
         f"Training: {_rules(cfg)}; on {cfg.val_samples} validation tiles held out of the "
         "training split.",
