@@ -85,8 +85,8 @@ class Table1Config(PlateauSettings, RunSettings):
         none_word="same", metavar="N|same")
     object_classes: int | None = setting(
         None, help="Classes of the object task: the tiles of the source's first N classes "
-        "only (all = every class). Fewer classes make PermuteNet's order-free class code "
-        "quicker to learn, so its plateau can be shown on a small budget.", minimum=2,
+        "only (all = every class; chance 1/N). PermuteNet learns its order-free class code "
+        "class by class, so fewer classes mean fewer steps (docs/calibration.md).", minimum=2,
         none_word="all", metavar="N|all")
     object_weight_average: float | None = setting(
         None, help="The object task's --weight-average (default: --weight-average).",
