@@ -7,7 +7,7 @@ from .backbones import BACKBONES, PaperResNet, TorchvisionResNet, build_backbone
 from .checkpoints import load_model_checkpoint, read_checkpoint, save_model_checkpoint
 from .heads import GAPClassifier, GAPNet, PermuteNet
 from .loading import load_any_model, load_segmentation_checkpoint, model_statistics
-from .memory_format import channels_last_ok
+from .memory_format import channels_last_ok, channels_last_safe, to_channels_last
 from .padding import PADDING_MODES, PartialConv2d, ResizeConv2d, padding_of, set_padding
 from .registry import create_model, list_models, register_model
 from .segmentation import SEGMENTATION_MODELS, authors_state_dict
@@ -31,6 +31,7 @@ __all__ = [
     "authors_state_dict",
     "build_backbone",
     "channels_last_ok",
+    "channels_last_safe",
     "create_model",
     "list_models",
     "load_any_model",
@@ -42,4 +43,5 @@ __all__ = [
     "padding_of",
     "register_model",
     "set_padding",
+    "to_channels_last",
 ]

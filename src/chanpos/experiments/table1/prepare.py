@@ -37,19 +37,18 @@ def load_table1_data(cfg: Table1Config) -> Table1Data:
                            f"{train.num_classes} classes; use at most {train.num_classes}")
     splits = {}
     for task in cfg.tasks:
-        source = train.first_classes(cfg.object_classes) if task == "object" else train
-        test = test_all.first_classes(cfg.object_classes) if task == "object" else test_all
-        what = "training tiles" + (f" of the first {cfg.object_classes} classes"
-                                   if task == "object" and fewer else "")
+        few = task == "object" and fewer
+        source = train.first_classes(cfg.object_classes) if few else train
+        test = test_all.first_classes(cfg.object_classes) if few else test_all
+        of = f" of the first {cfg.object_classes} classes" if few else ""
         require_holdout(cfg.val_samples, len(source), flag="--val-samples", source=cfg.source,
-                        what=what)
+                        what=f"training tiles{of}")
         rest, val = source.holdout(cfg.val_samples)
-        require_at_most(cfg.test_samples, len(test), flag="--test-samples", what="test tiles"
-                        + (f" of the first {cfg.object_classes} classes"
-                           if task == "object" and fewer else ""))
+        require_at_most(cfg.test_samples, len(test), flag="--test-samples",
+                        what=f"test tiles{of}")
         test = test.subset(cfg.test_samples)
         require_at_most(cfg.train_samples(task), len(rest), flag=f"--{task}-train-samples",
-                        what=f"{what} (the training split less --val-samples)")
+                        what=f"training tiles{of} (the training split less --val-samples)")
         n = min(cfg.train_samples(task) or len(rest), len(rest))
         require_batches(n, cfg.task_batch_size(task), what="training",
                         samples_flag=f"--{task}-train-samples")

@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader
 
 from ...data import TileDataset
 from ...data.imagefolder import FolderSet
-from ...models import ModelSpec, channels_last_ok, save_model_checkpoint
+from ...models import ModelSpec, save_model_checkpoint, to_channels_last
 from ...ops import eval_device, random_shift
 from ...probes.invariance import shift_consistency
 from ...runs.cells import init_seed, run_cells
@@ -79,9 +79,7 @@ def run_cell(cell: tuple[str, str, int], cfg: Table2Config,
         std=tuple(train.std))
     init_seed(seed)
     model = spec.build()
-    channels_last = cfg.channels_last and channels_last_ok(model)
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    channels_last = to_channels_last(model, cfg.channels_last)
     optim = OptimConfig(optimizer=cfg.optimizer, lr=cfg.lr, weight_decay=cfg.weight_decay,
                         schedule=cfg.schedule)
     augment = Augment(train, flip=cfg.flip, max_shift=cfg.max_shift, shift_mode=cfg.shift_mode,
