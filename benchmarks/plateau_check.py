@@ -44,6 +44,17 @@ def _reopened_checkpoint(src: Path, dst: Path) -> None:
     torch.save(ckpt, dst)
 
 
+def _reopen(run: Path, key: str, folder: RunFolder, command: str) -> bool:
+    """Cell `key`'s last checkpoint of `run`, reopened, as the resume point of `folder`'s
+    cell; False (with one line) when the run kept no checkpoints."""
+    last = run / "cells" / key / "checkpoints" / "last.ckpt"
+    if not last.is_file():
+        print(f"{last} is missing: run {command} with --keep-checkpoints", file=sys.stderr)
+        return False
+    _reopened_checkpoint(last, folder.cell_dir(key) / "checkpoints" / "last.ckpt")
+    return True
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", type=Path, help="a finished table1 run folder, made with "
@@ -76,11 +87,8 @@ def main() -> int:
     try:
         folder = RunFolder(work, owned=True, created=True)
         for r in rows:
-            last = args.folder / "cells" / r.key / "checkpoints" / "last.ckpt"
-            if not last.is_file():
-                print(f"{last} is missing: run table1 with --keep-checkpoints", file=sys.stderr)
+            if not _reopen(args.folder, r.key, folder, "table1"):
                 return 2
-            _reopened_checkpoint(last, folder.cell_dir(r.key) / "checkpoints" / "last.ckpt")
             longer = math.ceil(r.training.epochs * (1 + args.longer))
             never = 10 ** 6  # the rule never fires again: a fixed number of epochs
             cell_cfg = replace(cfg, max_epochs=longer, object_max_epochs=longer, patience=never,
@@ -133,11 +141,8 @@ def _table2(args: argparse.Namespace, saved: dict) -> int:
         folder = RunFolder(work, owned=True, created=True)
         items = []
         for r in rows:
-            last = args.folder / "cells" / r.key / "checkpoints" / "last.ckpt"
-            if not last.is_file():
-                print(f"{last} is missing: run table2 with --keep-checkpoints", file=sys.stderr)
+            if not _reopen(args.folder, r.key, folder, "table2"):
                 return 2
-            _reopened_checkpoint(last, folder.cell_dir(r.key) / "checkpoints" / "last.ckpt")
             longer = math.ceil(r.training.epochs * (1 + args.longer))
             items.append(((r.source, r.method, r.seed),
                           replace(cfg, max_epochs=longer, patience=10 ** 6, continuation=0.0,
