@@ -126,7 +126,7 @@ def _table2(args: argparse.Namespace, saved: dict) -> int:
     from chanpos.experiments.table2.config import table2_config
     from chanpos.experiments.table2.prepare import load_table2_data
     from chanpos.experiments.table2.rows import Table2Row
-    from chanpos.runs.parallel import cpu_cores, map_runs
+    from chanpos.runs.parallel import cell_threads, cpu_cores, map_runs
     from chanpos.verdicts.rule import decide
     from chanpos.verdicts.stats import t_interval
 
@@ -149,8 +149,7 @@ def _table2(args: argparse.Namespace, saved: dict) -> int:
                                   jobs=1, progress=False)))
         jobs = min(cpu_cores(), len(items)) or 1
         again = [None] * len(rows)
-        for i, row in map_runs(_table2_again, items, (data, folder), jobs,
-                               max(1, cpu_cores() // jobs)):
+        for i, row in map_runs(_table2_again, items, (data, folder), jobs, cell_threads(jobs)):
             again[i] = row
     finally:
         shutil.rmtree(work, ignore_errors=True)
