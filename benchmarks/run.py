@@ -10,6 +10,8 @@ Rows (targets for 2 CPU cores):
   train_step_compiled   the same with chanpos's --compile (torch.compile; warm-up untimed)
   ranking      flip ranking, images/s: batched [x, flip(x)], channels_last vs batch-1, two
                NCHW forwards (the authors' main_rank_neurons.py scheme)           >= 2x
+  optimizer_step  training steps/s of Table 2's quick model (width-8 ResNet-18, 32 px, batch
+               64, 1 thread): chanpos' optimiser (multi-tensor Adam) vs torch's per-tensor Adam  >= 1.02x
   attack_curve K values of N: cached backbone + head per N vs whole network per N;
                ratio vs the bound K(b+h)/(b+Kh) from measured b, h         within 10 % of bound
   reproduce    `chanpos reproduce --profile quick` wall time and peak memory   <= 20 min
@@ -118,6 +120,35 @@ def bench_train_step(width: int, grid: int, batch: int, steps: int, repeats: int
                f"batch {batch}, {steps} steps per timing, medians of {repeats}")
 
 
+def bench_optimizer_step(repeats: int, steps: int = 15) -> dict:
+    """Steps/s of a whole training step (forward, backward, Adam) with the optimiser
+    `build_optimizer` makes (multi-tensor Adam) vs torch's default per-tensor Adam, same model."""
+    from chanpos.training import OptimConfig, build_optimizer
+
+    torch.set_num_threads(1)
+    x, y = torch.randn(64, 3, 32, 32), torch.randint(0, 10, (64,))
+
+    def make(ours: bool):
+        torch.manual_seed(0)
+        model = create_model("classifier", backbone="paper_resnet18", num_classes=10, width=8)
+        opt = (build_optimizer(model.parameters(), OptimConfig(lr=0.002), 1)[0] if ours
+               else torch.optim.Adam(model.parameters(), lr=0.002, betas=(0.5, 0.999)))
+        return model, opt
+
+    def steps_of(model, opt):
+        def run() -> None:
+            for _ in range(steps):
+                opt.zero_grad(set_to_none=True)
+                torch.nn.functional.cross_entropy(model(x), y).backward()
+                opt.step()
+        return run
+
+    ours, base = steps_of(*make(True)), steps_of(*make(False))
+    t_ours, t_base = interleaved_medians(ours, base, repeats=repeats)
+    return row("optimizer_step", steps / t_ours, steps / t_base, "steps/s", ">= 1.02x",
+               t_base / t_ours >= 1.02, detail=f"{steps} steps per timing, medians of {repeats}")
+
+
 def bench_ranking(repeats: int, images: int = 16, size: tuple[int, int] = (64, 128)) -> dict:
     """Images/s of flip ranking on the quick attack model: batched [x, flip x] in channels_last
     vs batch-1, two NCHW forwards, flip through numpy (the authors' way)."""
@@ -218,7 +249,7 @@ def bench_reproduce(out: Path) -> dict:
             "peak_memory_mb": round(peak_mb, 1)}
 
 
-ROWS = ("train_step", "train_step_compiled", "ranking", "attack_curve", "reproduce")
+ROWS = ("train_step", "train_step_compiled", "optimizer_step", "ranking", "attack_curve", "reproduce")
 
 
 def main() -> None:
@@ -239,6 +270,7 @@ def main() -> None:
         "train_step": lambda: bench_train_step(args.width, 3, 48, args.steps, args.repeats),
         "train_step_compiled": lambda: bench_train_step(args.width, 3, 48, args.steps,
                                                         args.repeats, compile=True),
+        "optimizer_step": lambda: bench_optimizer_step(args.repeats),
         "ranking": lambda: bench_ranking(args.repeats),
         "attack_curve": lambda: bench_attack_curve(args.repeats),
         "reproduce": lambda: bench_reproduce(ROOT / "runs" / "bench"),

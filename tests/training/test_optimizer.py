@@ -94,3 +94,23 @@ def test_system_steps_the_cosine_schedule_per_step_over_the_runs_total_steps() -
     system._trainer = None
     assert isinstance(ClassifierSystem(nn.Linear(3, 2), num_classes=2).configure_optimizers(),
                       torch.optim.Adam)
+
+
+def test_adam_on_cpu_tensors_uses_multi_tensor_ops_with_the_same_update() -> None:
+    from chanpos.training.systems import foreach_ok
+
+    torch.manual_seed(0)
+    a, b = nn.Linear(5, 3), nn.Linear(5, 3)
+    b.load_state_dict(a.state_dict())
+    ours, _ = build_optimizer(a.parameters(), OptimConfig(lr=0.01), total_steps=1)
+    plain = torch.optim.Adam(b.parameters(), lr=0.01, betas=(0.5, 0.999))
+    assert ours.param_groups[0]["foreach"] and not plain.param_groups[0]["foreach"]
+    x = torch.randn(16, 5)
+    for _ in range(5):
+        for net, opt in ((a, ours), (b, plain)):
+            opt.zero_grad()
+            net(x).square().sum().backward()
+            opt.step()
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.allclose(p, q, atol=1e-6)
+    assert not foreach_ok([torch.zeros(2, dtype=torch.long)]) and not foreach_ok([])

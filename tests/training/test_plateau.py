@@ -70,3 +70,28 @@ def test_a_rule_restored_from_its_state_decides_as_an_uninterrupted_one(cut: int
     again.load_state_dict(first.state_dict())
     actions += [again.step(v) for v in FALSE_PLATEAU[cut:40]]
     assert actions == whole_actions and again.state_dict() == whole.state_dict()
+
+
+def test_a_whole_window_at_100_percent_stops_at_once_and_passes_converged() -> None:
+    # min_epochs, a learning-rate drop and the continuation all wait for a model that can
+    # still move; one at 100 % for a whole window cannot gain, so it stops there
+    rule = Stopping(patience=6, min_delta=1.0, min_epochs=20, lr_drops=1, continuation=0.5)
+    fit = _run([80.0, 99.0] + [100.0] * 40, rule, 60)
+    r = PlateauRule(rule)
+    for v in [80.0, 99.0] + [100.0] * 6:
+        action = r.step(v)
+    assert action == STOP and r.ceiling and r.plateaued and r.fired == [8] and r.gains == []
+    assert fit.epochs == 8 and fit.plateaued
+    top = FitResult(8, 60, True, fit.history, fired=(8,), ceiling=True)
+    check = converged_check([("gapnet", top), ("other", _run(
+        FALSE_PLATEAU, Stopping(patience=6, min_delta=1.0, continuation=0.5), 100))], "rule")
+    assert check.passed and "1 at 100 % for a whole window" in check.detail
+    assert "1 plateau confirmed by training on past it" in check.detail
+
+
+def test_one_epoch_below_100_in_the_window_is_not_the_ceiling() -> None:
+    rule = Stopping(patience=6, min_delta=1.0, min_epochs=20, continuation=0.5)
+    r = PlateauRule(rule)
+    actions = [r.step(v) for v in [100.0] * 5 + [99.67] + [100.0] * 5]
+    assert STOP not in actions and not r.ceiling  # min_epochs holds: a window had 99.67
+    assert r.step(100.0) == STOP and r.ceiling and len(r.history) == 12

@@ -37,8 +37,9 @@ class PlateauSettings:
     min_delta: float = setting(
         _RULE.min_delta, help="The smallest gain (points of accuracy or mIoU) across the "
         "window, or over a continuation, that counts as progress.", minimum=0.0)
-    min_epochs: int = setting(_RULE.min_epochs, help="Never stop before this many epochs.",
-                              minimum=1)
+    min_epochs: int = setting(
+        _RULE.min_epochs, help="Never stop before this many epochs (except with a whole "
+        "window at 100 %, where nothing can be gained).", minimum=1)
     lr_drops: int = setting(
         _RULE.lr_drops, help="Firings of the rule that lower the learning rate (x "
         "--lr-factor) before the next one is a candidate plateau (needs a constant "

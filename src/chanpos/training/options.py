@@ -38,8 +38,9 @@ class Stopping:
     epochs at the same learning rate, and the plateau counts only if the median of the last
     `patience` of those epochs gains at most `min_delta` over the median of the window that
     fired; otherwise
-    training goes on (`chanpos.training.plateau`). A run that reaches its epoch maximum first
-    has not plateaued."""
+    training goes on (`chanpos.training.plateau`). A whole window at 100 % stops training at
+    once (nothing can be gained). A run that reaches its epoch maximum first has not
+    plateaued."""
 
     patience: int = 6
     min_delta: float = 1.0
@@ -63,7 +64,8 @@ class FitResult:
     (a plateau confirmed by its continuation), the validation metric (percent) after every
     epoch, the epochs at which the rule fired (`fired`), the gain measured over the
     continuation after each firing (`gains`: the last one confirmed the plateau when
-    `plateaued`), and the training's wall seconds."""
+    `plateaued`), the training's wall seconds, and whether it stopped with a whole window at
+    100 % (`ceiling`: a plateau nothing can rise from, so no continuation was trained)."""
 
     epochs: int
     max_epochs: int
@@ -72,6 +74,7 @@ class FitResult:
     seconds: float = 0.0
     fired: tuple[int, ...] = ()
     gains: tuple[float, ...] = ()
+    ceiling: bool = False
 
     @property
     def best(self) -> float | None:

@@ -11,6 +11,10 @@ continuation, counts; one outlying epoch does not). A gain of at most `min_delta
 the plateau and stops training; a larger gain means the rule was wrong, and training goes on
 until the rule fires again on a fresh window (and is confirmed), or the epoch maximum ends it
 unconfirmed.
+
+One plateau needs no continuation: a whole window at the metric's maximum (`CEILING`, 100 %).
+Nothing can be gained there, so training stops at once (before `min_epochs`, without a
+learning-rate drop): a continuation could only spend time.
 """
 
 from __future__ import annotations
@@ -20,9 +24,10 @@ from typing import Any
 
 from .options import Stopping
 
-__all__ = ["PlateauRule", "window_gain", "DROP", "STOP"]
+__all__ = ["PlateauRule", "window_gain", "DROP", "STOP", "CEILING"]
 
 DROP, STOP = "drop", "stop"
+CEILING = 100.0  # the monitored metric is a percentage: no model scores above it
 
 
 def window_gain(values: list[float]) -> float:
@@ -43,7 +48,7 @@ class PlateauRule:
 
     `fired`: the epochs (1-based) at which the final rule fired; `gains`: the gain measured
     over each continuation that followed (the last one confirmed the plateau when
-    `plateaued`)."""
+    `plateaued`); `ceiling`: training stopped with a whole window at `CEILING`."""
 
     def __init__(self, rule: Stopping) -> None:
         self.rule = rule
@@ -55,15 +60,21 @@ class PlateauRule:
         self.gains: list[float] = []
         self.confirm_at: int | None = None   # the epoch the running continuation ends at
         self.reference: float | None = None  # the median of the window that fired
+        self.ceiling = False
 
     def step(self, value: float) -> str | None:
         """Record one epoch's validation value; DROP lowers the learning rate, STOP ends."""
         self.history.append(round(float(value), 4))
         self.since += 1
         epoch = len(self.history)
+        window = self.history[-self.rule.patience:]
+        if len(window) == self.rule.patience and min(window) >= CEILING:
+            self.fired.append(epoch)
+            self.confirm_at, self.reference = None, None
+            self.plateaued = self.ceiling = True
+            return STOP
         if self.confirm_at is not None:
             return self._confirm(epoch)
-        window = self.history[-self.rule.patience:]
         if (self.since < self.rule.patience or epoch < self.rule.min_epochs
                 or window_gain(window) > self.rule.min_delta):
             return None
@@ -96,7 +107,7 @@ class PlateauRule:
         return {"history": list(self.history), "since": self.since, "drops": self.drops,
                 "plateaued": self.plateaued, "fired": list(self.fired),
                 "gains": list(self.gains), "confirm_at": self.confirm_at,
-                "reference": self.reference}
+                "reference": self.reference, "ceiling": self.ceiling}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Inverse of `state_dict` (missing keys: a fresh rule's values)."""
@@ -108,3 +119,4 @@ class PlateauRule:
         at, ref = state.get("confirm_at"), state.get("reference")
         self.confirm_at = None if at is None else int(at)
         self.reference = None if ref is None else float(ref)
+        self.ceiling = bool(state.get("ceiling", False))

@@ -21,7 +21,9 @@ from .batchnorm import recalibrate_batchnorm, training_inputs
 from .callbacks import MONITOR
 from .options import OptimConfig
 
-__all__ = ["ClassifierSystem", "BatchTransform", "build_optimizer", "flip_transform"]
+__all__ = [
+    "ClassifierSystem", "BatchTransform", "build_optimizer", "flip_transform", "foreach_ok",
+]
 
 # (batch from the loader, train?) -> (inputs, targets), run on the batch's device
 BatchTransform = Callable[[Any, bool], tuple[Tensor, Tensor]]
@@ -45,14 +47,26 @@ def flip_transform(mean: Any, std: Any, flip: bool = True) -> BatchTransform:
     return transform
 
 
+def foreach_ok(params: list[Any]) -> bool:
+    """Whether Adam can update `params` (floating tensors on CPU or CUDA) with its multi-tensor
+    ops: a few ops per step instead of about ten per tensor, which on a narrow CPU model is a
+    few % of a training step (benchmarks/run.py, optimizer_step). Not the fused kernel: on CPU
+    its results depend on the thread count (its vector and scalar paths round differently),
+    and chanpos' rows must not."""
+    return bool(params) and all(
+        isinstance(p, torch.Tensor) and p.is_floating_point()
+        and p.device.type in ("cpu", "cuda") for p in params)
+
+
 def build_optimizer(
     params: Any, cfg: OptimConfig, total_steps: int
 ) -> tuple[torch.optim.Optimizer, Any]:
     """The optimiser of `cfg` and its per-step LR scheduler (or None for a constant LR)."""
-    if cfg.optimizer == "adam":
-        opt = torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
-    elif cfg.optimizer == "adamw":
-        opt = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    params = list(params)
+    if cfg.optimizer in ("adam", "adamw"):
+        cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
+        opt = cls(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay,
+                  foreach=foreach_ok(params) or None)
     elif cfg.optimizer == "sgd":
         opt = torch.optim.SGD(
             params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, nesterov=True

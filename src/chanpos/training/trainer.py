@@ -143,7 +143,8 @@ def fit(
         result = FitResult(done, max_epochs, bool(state.get("plateaued", False)),
                            tuple(state.get("history", ())),
                            fired=tuple(int(e) for e in state.get("fired", ())),
-                           gains=tuple(float(g) for g in state.get("gains", ())))
+                           gains=tuple(float(g) for g in state.get("gains", ())),
+                           ceiling=bool(state.get("ceiling", False)))
     else:
         stopper = PlateauStop(stopping or Stopping()) if val_loader is not None else None
         trainer = build_trainer(options, max_epochs=max_epochs, root_dir=root_dir,
@@ -164,7 +165,8 @@ def fit(
         result = FitResult(trainer.current_epoch, max_epochs, bool(rule and rule.plateaued),
                            tuple(rule.history) if rule else (),
                            fired=tuple(rule.fired) if rule else (),
-                           gains=tuple(rule.gains) if rule else ())
+                           gains=tuple(rule.gains) if rule else (),
+                           ceiling=bool(rule and rule.ceiling))
     finish = getattr(system, "finish_training", None)
     if finish is not None:
         finish()  # e.g. the weight average becomes the model (before its BN statistics)

@@ -22,7 +22,8 @@ __all__ = ["TrainingEnd", "converged_check", "check"]
 class TrainingEnd(Protocol):
     """How one training run ended (what the `converged` check reads): `gains` are the gains
     measured over the continuation after each firing of the plateau rule (the last one
-    confirmed the plateau when `plateaued`)."""
+    confirmed the plateau when `plateaued`); a run may also carry `ceiling` (True: it stopped
+    with a whole window at 100 %, where no continuation can gain)."""
 
     epochs: int
     max_epochs: int
@@ -44,9 +45,15 @@ def converged_check(fits: Sequence[tuple[str, TrainingEnd]], rule: str, *,
     stuck = [(label, f) for label, f in fits if not f.plateaued]
     epochs = [float(f.epochs) for _, f in fits]
     if not stuck:
-        confirmed = [f.gains[-1] for _, f in fits if getattr(f, "gains", ())]
-        proof = (f"; each plateau confirmed by training on past it (continuation gains "
-                 f"{_span(confirmed, '+.2f')} points)" if len(confirmed) == len(fits) else "")
+        top = [f for _, f in fits if getattr(f, "ceiling", False)]
+        confirmed = [f.gains[-1] for _, f in fits
+                     if getattr(f, "gains", ()) and not getattr(f, "ceiling", False)]
+        parts = ([f"{'each' if not top else len(confirmed)} plateau confirmed by training on "
+                  f"past it (continuation gains {_span(confirmed, '+.2f')} points)"]
+                 if confirmed else []) + (
+            [f"{len(top)} at 100 % for a whole window, where nothing can be gained"]
+            if top else [])
+        proof = ("; " + "; ".join(parts) if len(confirmed) + len(top) == len(fits) else "")
         return Check("converged", True, f"all {len(fits)} models plateaued after "
                      f"{_span(epochs, '.0f')} epochs{proof} ({rule})")
     names = ", ".join(label for label, _ in stuck[:4]) + (" ..." if len(stuck) > 4 else "")
