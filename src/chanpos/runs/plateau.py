@@ -87,4 +87,4 @@ class PlateauSettings:
                  f"only if their median gains at most {rule.min_delta:g} points over the "
                  "window's" if rule.continuation > 0 else "a later one stops training")
         return (f"the rule fires when {plateau}; {drops}{proof} (at least {rule.min_epochs}, "
-                f"at most {max_epochs} epochs)")
+                f"at most {max_epochs} epochs; a whole window at 100 % stops at once)")
