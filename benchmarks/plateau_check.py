@@ -122,7 +122,7 @@ def _table2(args: argparse.Namespace, saved: dict) -> int:
     """The Table 2 check: every selected cell 50 % longer, then the verdicts before and after."""
     import json
 
-    from chanpos.experiments.table2.claims import CLAIMS, paired
+    from chanpos.experiments.table2.claims import CLAIMS, COMPARISONS, paired
     from chanpos.experiments.table2.config import table2_config
     from chanpos.experiments.table2.prepare import load_table2_data
     from chanpos.experiments.table2.rows import Table2Row
@@ -169,8 +169,7 @@ def _table2(args: argparse.Namespace, saved: dict) -> int:
         print(f"{method}: largest consistency change {worst:+.2f} points over {len(values)} "
               f"cells ({'within' if abs(worst) <= 2 else 'NOT within'} 2 points)")
     print()
-    for claim, other in (("table2.consistency", "baseline"),
-                         ("table2.vs_equal_compute", "baseline-2x")):
+    for claim, other in COMPARISONS:
         for source in cfg.sources:
             for label, use in (("as run", rows), ("50 % longer", again)):
                 diffs = paired(list(use), source, "augshift", other, "consistency_pct")

@@ -46,8 +46,7 @@ def converged_check(fits: Sequence[tuple[str, TrainingEnd]], rule: str, *,
     epochs = [float(f.epochs) for _, f in fits]
     if not stuck:
         top = [f for _, f in fits if getattr(f, "ceiling", False)]
-        confirmed = [f.gains[-1] for _, f in fits
-                     if getattr(f, "gains", ()) and not getattr(f, "ceiling", False)]
+        confirmed = [f.gains[-1] for _, f in fits if f not in top and getattr(f, "gains", ())]
         parts = ([f"{'each' if not top else len(confirmed)} plateau confirmed by training on "
                   f"past it (continuation gains {_span(confirmed, '+.2f')} points)"]
                  if confirmed else []) + (

@@ -10,9 +10,11 @@ from ...verdicts import Check, Claim, Verdict, check, converged_check, judge
 from .config import Table2Config
 from .rows import Table2Row
 
-__all__ = ["CLAIMS", "CEILING", "paired", "paired_seeds", "table2_verdicts"]
+__all__ = ["CLAIMS", "CEILING", "COMPARISONS", "paired", "paired_seeds", "table2_verdicts"]
 
 CEILING = 95.0  # consistency (%) above which a gain of the paper's size cannot show
+# each claim: AugShift against this method, paired by seed
+COMPARISONS = (("table2.consistency", "baseline"), ("table2.vs_equal_compute", "baseline-2x"))
 CLAIMS: dict[str, Claim] = {c.claim: c for c in [
     Claim(
         claim="table2.consistency",
@@ -56,8 +58,7 @@ def table2_verdicts(rows: list[Table2Row], cfg: Table2Config) -> list[Verdict]:
     out = []
     for source in sources:
         suffix = f".{source}" if len(sources) > 1 else ""
-        for claim, other in (("table2.consistency", "baseline"),
-                             ("table2.vs_equal_compute", "baseline-2x")):
+        for claim, other in COMPARISONS:
             diffs = paired(rows, source, "augshift", other, "consistency_pct")
             if diffs:
                 sel = [r for r in rows if r.source == source and r.method in ("augshift", other)]

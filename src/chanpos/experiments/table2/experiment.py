@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...runs.lifecycle import Experiment, rows_run
 from .cells import run_table2
-from .claims import CLAIMS, table2_verdicts
+from .claims import CLAIMS, COMPARISONS, table2_verdicts
 from .config import Table2Config, table2_config
 from .prepare import load_table2_data
 from .report import format_table2, plot_table2, plot_table2_curves, table2_results
@@ -17,8 +17,7 @@ def expected_claims(cfg: Table2Config) -> set[str]:
     out = set()
     for source in cfg.sources:
         suffix = f".{source}" if len(cfg.sources) > 1 else ""
-        for claim, other in (("table2.consistency", "baseline"),
-                             ("table2.vs_equal_compute", "baseline-2x")):
+        for claim, other in COMPARISONS:
             if {"augshift", other} <= set(cfg.methods):
                 out.add(claim + suffix)
     return out
