@@ -49,6 +49,26 @@ def test_a_budget_that_ends_before_the_proof_fails_converged() -> None:
         check.detail)
 
 
+@pytest.mark.parametrize("max_epochs", [12, 20, 30, 40])
+def test_the_epochs_a_rerun_needs_are_a_lower_bound_the_full_run_meets(max_epochs: int) -> None:
+    rule = Stopping(patience=6, min_delta=1.0, continuation=0.5)
+    full = _run(FALSE_PLATEAU, rule, 100)
+    cut = _run(FALSE_PLATEAU, rule, max_epochs)
+    assert not cut.plateaued and full.plateaued
+    need = rule.least_epochs(cut)
+    assert max_epochs < need <= full.epochs
+    assert not _run(FALSE_PLATEAU, rule, need - 1).plateaued  # one epoch fewer cannot do
+    check = converged_check([("model", cut)], "the rule", least=rule.least_epochs)
+    assert f"rerun with --max-epochs {need} or more" in check.detail
+
+
+def test_a_cut_short_continuation_needs_only_its_own_end() -> None:
+    rule = Stopping(patience=6, min_delta=1.0, continuation=0.5)
+    cut = _run(FALSE_PLATEAU, rule, 20)  # fired at 15, its continuation ends at 15 + 8
+    assert cut.fired == (15,) and cut.gains == ()
+    assert rule.least_epochs(cut) == 23
+
+
 def test_learning_rate_drops_come_before_the_candidate_plateaus() -> None:
     r = PlateauRule(Stopping(patience=3, min_delta=1.0, lr_drops=1, continuation=0.5))
     actions = [r.step(v) for v in [10.0, 10.0, 10.0]]

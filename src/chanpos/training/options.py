@@ -56,6 +56,16 @@ class Stopping:
             return 0
         return max(self.patience, math.ceil(self.continuation * epoch))
 
+    def least_epochs(self, fit: FitResult) -> int:
+        """The fewest epochs at which a run that ended like `fit`, without a confirmed plateau,
+        could confirm one: where its pending continuation ends, or else a candidate at the
+        next epoch plus its continuation (a lower bound: a still-rising model needs more; only
+        a whole window at 100 % can stop a run sooner, and that is not a confirmed plateau)."""
+        if len(fit.fired) > len(fit.gains):  # the last candidate's continuation was cut short
+            return fit.fired[-1] + self.continuation_epochs(fit.fired[-1])
+        nxt = max(fit.epochs + 1, self.min_epochs)
+        return nxt + self.continuation_epochs(nxt)
+
 
 @dataclass(frozen=True)
 class FitResult:

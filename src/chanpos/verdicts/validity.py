@@ -11,7 +11,7 @@ Torch-free: a finished training run is anything with the `TrainingEnd` attribute
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from .rule import Check
@@ -37,9 +37,12 @@ def _span(values: list[float], fmt: str) -> str:
 
 
 def converged_check(fits: Sequence[tuple[str, TrainingEnd]], rule: str, *,
-                    flag: str = "--max-epochs") -> Check:
+                    flag: str = "--max-epochs",
+                    least: Callable[[TrainingEnd], int] | None = None) -> Check:
     """Passed when every (label, fit) reached a plateau that its continuation confirmed; the
-    detail gives the confirming gains, and names the models that did not plateau."""
+    detail gives the confirming gains, and names the models that did not plateau with, given
+    `least` (the rule's fewest epochs to confirm a plateau after such a run), the epoch
+    maximum a rerun needs at the very least."""
     if not fits:
         return Check("converged", False, "no trained model behind this verdict")
     stuck = [(label, f) for label, f in fits if not f.plateaued]
@@ -59,10 +62,14 @@ def converged_check(fits: Sequence[tuple[str, TrainingEnd]], rule: str, *,
     refuted = [g for _, f in stuck for g in getattr(f, "gains", ())]
     seen = (f"; continuations that refuted a candidate plateau gained "
             f"{_span(refuted, '+.2f')} points" if refuted else "")
+    fix = f"raise {flag} until they plateau"
+    if least is not None:
+        need = max(least(f) for _, f in stuck)
+        fix = (f"a confirmed plateau needs at least {need} epochs (a candidate and its "
+               f"continuation), more while they still rise: rerun with {flag} {need} or more")
     return Check("converged", False,
                  f"{len(stuck)} of {len(fits)} models reached their {stuck[0][1].max_epochs}-"
-                 f"epoch maximum without a confirmed plateau ({names}){seen}; {rule}: raise "
-                 f"{flag} until they plateau")
+                 f"epoch maximum without a confirmed plateau ({names}){seen}; {rule}: {fix}")
 
 
 def check(name: str, passed: bool, detail: str) -> Check:

@@ -93,7 +93,7 @@ def _converged(models: list[AttackModelRow], cfg: AttackConfig) -> list[Check]:
             fits.append((f"seed {m.seed}", m.training))
     if not fits:
         return []  # a given checkpoint: trained outside chanpos (the report says so)
-    return [converged_check(fits, cfg.stopping_rule())]
+    return [converged_check(fits, cfg.stopping_rule(), least=cfg.stopping().least_epochs)]
 
 
 def _sensitive(values: list[float], claim: str, control: str) -> Check:

@@ -57,12 +57,13 @@ def _probes_fitted(reps: list[ProbeReplicate]) -> Check:
                  "(--probe-samples) make the fit better posed")
 
 
-def _converged(training: Any) -> list[Check]:
+def _converged(training: Any, cfg: AuditConfig) -> list[Check]:
     """The audited model trained here must have plateaued (none for a given model)."""
     if training is None:
         return []
     return [converged_check([("the audited model", training.training)],
-                            "the plateau rule of the audit's training settings")]
+                            "the plateau rule of the audit's training settings",
+                            least=cfg.stopping().least_epochs)]
 
 
 def _negative_control(reps: list[ProbeReplicate], chance: float, aligned: bool | None
@@ -94,7 +95,7 @@ def audit_verdicts(reps: list[ProbeReplicate], cfg: AuditConfig, aligned: bool |
     """The two audit claims over the probe replicates (each its own canvases and fit);
     with `training` (the model was trained here) its plateau is checked too."""
     chance = 100.0 / cfg.cells()
-    fitted = [_probes_fitted(reps), *_converged(training)]
+    fitted = [_probes_fitted(reps), *_converged(training, cfg)]
     ids = [f"replicate {r.replicate}" for r in reps]
     location = [r.location for r in reps]
     pooled = judge(CLAIMS["audit.pooled_position"], [v - chance for v in location], REPLICATE,

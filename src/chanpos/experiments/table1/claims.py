@@ -60,7 +60,9 @@ def _paired(rows: list[Table1Row], task: str) -> tuple[list[float], list[str]]:
 def _converged(rows: list[Table1Row], task: str, cfg: Table1Config) -> Check:
     sel = _sel(rows, padding="zeros", task=task)
     return converged_check([(f"{r.model} k={r.grid_size} seed {r.seed}", r.training)
-                            for r in sel], cfg.task_rule(task))
+                            for r in sel], cfg.task_rule(task),
+                           flag="--object-max-epochs" if task == "object" else "--max-epochs",
+                           least=cfg.task_stopping(task).least_epochs)
 
 
 def _gapnet_learned(rows: list[Table1Row]) -> Check:

@@ -63,7 +63,8 @@ def table2_verdicts(rows: list[Table2Row], cfg: Table2Config) -> list[Verdict]:
             if diffs:
                 sel = [r for r in rows if r.source == source and r.method in ("augshift", other)]
                 checks = [converged_check([(f"{r.method} seed {r.seed}", r.training)
-                                           for r in sel], cfg.stopping_rule()),
+                                           for r in sel], cfg.stopping_rule(),
+                                          least=cfg.stopping().least_epochs),
                           _below_ceiling(rows, source, other)]
                 seeds = paired_seeds(rows, source, "augshift", other)
                 v = judge(CLAIMS[claim], diffs, "training seed", checks,
