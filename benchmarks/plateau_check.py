@@ -39,7 +39,7 @@ def _reopened_checkpoint(src: Path, dst: Path) -> None:
     ckpt = torch.load(src, map_location="cpu", weights_only=True)
     for key, state in ckpt.get("callbacks", {}).items():
         if str(key).startswith("PlateauStop"):
-            state.update(plateaued=False, confirm_at=None, reference=None)
+            state.update(plateaued=False, confirm_at=None, reference=None, settle=None)
     dst.parent.mkdir(parents=True, exist_ok=True)
     torch.save(ckpt, dst)
 

@@ -12,6 +12,11 @@ FALSE_PLATEAU = ([10.0 + 3 * i for i in range(11)] + [40.0] * 8
                  + [40.0 + 2 * i for i in range(1, 11)] + [60.0] * 40)
 
 
+def _dipped(epochs: list[int], value: float = 50.0) -> list[float]:
+    """FALSE_PLATEAU with the given (1-based) epochs dropped to `value`."""
+    return [value if i + 1 in epochs else v for i, v in enumerate(FALSE_PLATEAU)]
+
+
 def _run(curve: list[float], rule: Stopping, max_epochs: int) -> FitResult:
     """What fit() records when the validation metric follows `curve`."""
     r = PlateauRule(rule)
@@ -79,16 +84,40 @@ def test_learning_rate_drops_come_before_the_candidate_plateaus() -> None:
     assert actions == [None, None, STOP] and r.plateaued and r.gains == [0.0]
 
 
-@pytest.mark.parametrize("cut", range(1, 40))
-def test_a_rule_restored_from_its_state_decides_as_an_uninterrupted_one(cut: int) -> None:
+def test_a_confirmed_plateau_stops_on_an_epoch_that_sits_on_it_not_in_a_dip() -> None:
     rule = Stopping(patience=6, min_delta=1.0, continuation=0.5)
+    plain = _run(FALSE_PLATEAU, rule, 100)
+    end = plain.epochs  # where the plateau at 60 is confirmed
+    fit = _run(_dipped([end, end + 1]), rule, 100)
+    # the same confirmation (the medians ignore the dip) ...
+    assert fit.fired == plain.fired and fit.gains == plain.gains
+    # ... but the weights it stops with are back on the plateau, two epochs later
+    assert fit.plateaued and fit.epochs == end + 2 and fit.history[-1] == 60.0
+    assert converged_check([("model", fit)], "the rule").passed
+
+
+def test_a_run_still_in_its_dip_at_the_maximum_has_not_plateaued() -> None:
+    rule = Stopping(patience=6, min_delta=1.0, continuation=0.5)
+    end = _run(FALSE_PLATEAU, rule, 100).epochs
+    fit = _run(_dipped([end, end + 1, end + 2]), rule, end + 2)
+    assert not fit.plateaued and fit.history[-1] == 50.0 and fit.gains[-1] <= 1.0
+    assert rule.least_epochs(fit) == end + 3  # the next epoch could be back on the plateau
+    assert not converged_check([("model", fit)], "the rule", least=rule.least_epochs).passed
+
+
+@pytest.mark.parametrize("curve", ["plain", "dipped"])
+@pytest.mark.parametrize("cut", range(1, 60))
+def test_a_rule_restored_from_its_state_decides_as_an_uninterrupted_one(cut: int, curve: str
+                                                                        ) -> None:
+    rule = Stopping(patience=6, min_delta=1.0, continuation=0.5)
+    values = FALSE_PLATEAU if curve == "plain" else _dipped([50, 51])  # confirmed at 50
     whole = PlateauRule(rule)
-    whole_actions = [whole.step(v) for v in FALSE_PLATEAU[:40]]
+    whole_actions = [whole.step(v) for v in values[:60]]
     first = PlateauRule(rule)
-    actions = [first.step(v) for v in FALSE_PLATEAU[:cut]]
+    actions = [first.step(v) for v in values[:cut]]
     again = PlateauRule(rule)
     again.load_state_dict(first.state_dict())
-    actions += [again.step(v) for v in FALSE_PLATEAU[cut:40]]
+    actions += [again.step(v) for v in values[cut:60]]
     assert actions == whole_actions and again.state_dict() == whole.state_dict()
 
 

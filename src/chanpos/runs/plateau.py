@@ -85,6 +85,8 @@ class PlateauSettings:
         proof = (f"a later one is confirmed by training on {rule.continuation:.0%} of the "
                  f"epochs so far (at least {rule.patience}) at the same learning rate, stopping "
                  f"only if their median gains at most {rule.min_delta:g} points over the "
-                 "window's" if rule.continuation > 0 else "a later one stops training")
+                 "window's, at the first epoch at most that much below their median"
+                 if rule.continuation > 0 else "a later one stops training at the first epoch "
+                 f"at most {rule.min_delta:g} points below the window's median")
         return (f"the rule fires when {plateau}; {drops}{proof} (at least {rule.min_epochs}, "
                 f"at most {max_epochs} epochs; a whole window at 100 % stops at once)")

@@ -63,6 +63,8 @@ class Stopping:
         a whole window at 100 % can stop a run sooner, and that is not a confirmed plateau)."""
         if len(fit.fired) > len(fit.gains):  # the last candidate's continuation was cut short
             return fit.fired[-1] + self.continuation_epochs(fit.fired[-1])
+        if fit.gains and fit.gains[-1] <= self.min_delta:  # confirmed, but ended in a dip
+            return fit.epochs + 1
         nxt = max(fit.epochs + 1, self.min_epochs)
         return nxt + self.continuation_epochs(nxt)
 

@@ -8,9 +8,15 @@ lets the model train on for a continuation window (`Stopping.continuation_epochs
 learning rate) and measures the gain: the median of the continuation's last `patience` values
 minus the median of the window that fired (a level that has moved on, even late in the
 continuation, counts; one outlying epoch does not). A gain of at most `min_delta` confirms
-the plateau and stops training; a larger gain means the rule was wrong, and training goes on
-until the rule fires again on a fresh window (and is confirmed), or the epoch maximum ends it
-unconfirmed.
+the plateau; a larger gain means the rule was wrong, and training goes on until the rule fires
+again on a fresh window (and is confirmed), or the epoch maximum ends it unconfirmed.
+
+A confirmed plateau stops training at an epoch that sits on it: the model scored afterwards is
+the last epoch's, and a noisy run (Adam at lr 0.01) can be several points below its plateau on
+any one epoch while the medians say "flat". So the rule stops at the first epoch, from the
+confirming one on, whose value is at least the confirming median minus `min_delta` (most
+epochs: about half lie above the median); until then it trains on, and a run that never climbs
+back before its epoch maximum has not plateaued.
 
 One plateau needs no continuation: a whole window at the metric's maximum (`CEILING`, 100 %).
 Nothing can be gained there, so training stops at once (before `min_epochs`, without a
@@ -61,6 +67,7 @@ class PlateauRule:
         self.confirm_at: int | None = None   # the epoch the running continuation ends at
         self.reference: float | None = None  # the median of the window that fired
         self.ceiling = False
+        self.settle: float | None = None  # confirmed: stop at the first epoch at least this high
 
     def step(self, value: float) -> str | None:
         """Record one epoch's validation value; DROP lowers the learning rate, STOP ends."""
@@ -70,9 +77,11 @@ class PlateauRule:
         window = self.history[-self.rule.patience:]
         if len(window) == self.rule.patience and min(window) >= CEILING:
             self.fired.append(epoch)
-            self.confirm_at, self.reference = None, None
+            self.confirm_at, self.reference, self.settle = None, None, None
             self.plateaued = self.ceiling = True
             return STOP
+        if self.settle is not None:
+            return self._stop_on_plateau(self.settle)
         if self.confirm_at is not None:
             return self._confirm(epoch)
         if (self.since < self.rule.patience or epoch < self.rule.min_epochs
@@ -83,8 +92,7 @@ class PlateauRule:
             return DROP
         self.fired.append(epoch)
         if self.rule.continuation <= 0:  # no proof asked for: the first plateau stops
-            self.plateaued = True
-            return STOP
+            return self._stop_on_plateau(statistics.median(window) - self.rule.min_delta)
         self.reference = statistics.median(window)
         self.confirm_at = epoch + self.rule.continuation_epochs(epoch)
         return None
@@ -97,9 +105,17 @@ class PlateauRule:
         self.gains.append(gain)
         self.confirm_at, self.reference = None, None
         if gain <= self.rule.min_delta:
-            self.plateaued = True
-            return STOP
+            return self._stop_on_plateau(statistics.median(tail) - self.rule.min_delta)
         self.since = 0  # still learning: the rule must fire again on a fresh window
+        return None
+
+    def _stop_on_plateau(self, level: float) -> str | None:
+        """STOP when this epoch's value sits on the confirmed plateau (at least `level`);
+        otherwise train on, waiting for one that does."""
+        if self.history[-1] >= level:
+            self.plateaued, self.settle = True, None
+            return STOP
+        self.settle = round(level, 4)
         return None
 
     def state_dict(self) -> dict[str, Any]:
@@ -107,7 +123,7 @@ class PlateauRule:
         return {"history": list(self.history), "since": self.since, "drops": self.drops,
                 "plateaued": self.plateaued, "fired": list(self.fired),
                 "gains": list(self.gains), "confirm_at": self.confirm_at,
-                "reference": self.reference, "ceiling": self.ceiling}
+                "reference": self.reference, "ceiling": self.ceiling, "settle": self.settle}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Inverse of `state_dict` (missing keys: a fresh rule's values)."""
@@ -120,3 +136,5 @@ class PlateauRule:
         self.confirm_at = None if at is None else int(at)
         self.reference = None if ref is None else float(ref)
         self.ceiling = bool(state.get("ceiling", False))
+        settle = state.get("settle")
+        self.settle = None if settle is None else float(settle)
