@@ -36,7 +36,9 @@ class PlateauSettings:
         "points across them.", minimum=2)
     min_delta: float = setting(
         _RULE.min_delta, help="The smallest gain (points of accuracy or mIoU) across the "
-        "window, or over a continuation, that counts as progress.", minimum=0.0)
+        "window, or over a continuation, that counts as progress; also how far below a "
+        "confirmed plateau's median the epoch training stops on may sit (a dip waits for the "
+        "next epoch on the plateau).", minimum=0.0)
     min_epochs: int = setting(
         _RULE.min_epochs, help="Never stop before this many epochs (except with a whole "
         "window at 100 %, where nothing can be gained).", minimum=1)
@@ -51,8 +53,9 @@ class PlateauSettings:
         _RULE.continuation, help="A candidate plateau is shown, not assumed: the model trains "
         "on for this fraction of the epochs trained so far (at least --patience epochs, at "
         "the same learning rate), and the plateau counts only if the median validation value "
-        "of those epochs gains at most --min-delta over the window that fired; otherwise "
-        "training goes on. 0 = stop at the first candidate (unproven).", minimum=0.0)
+        "of those epochs gains at most --min-delta over the window that fired (then it "
+        "stops at the first epoch within --min-delta of that median); otherwise training "
+        "goes on. 0 = stop at the first candidate (unproven).", minimum=0.0)
     val_samples: int = setting(help="Images held out of the training split as the validation "
                                "split the plateau rule watches (never test images).",
                                minimum=1)
