@@ -74,6 +74,14 @@ def test_a_cut_short_continuation_needs_only_its_own_end() -> None:
     assert rule.least_epochs(cut) == 23
 
 
+def test_without_a_continuation_a_dip_at_the_maximum_needs_only_the_next_epoch() -> None:
+    rule = Stopping(patience=6, min_delta=1.0, continuation=0.0)
+    end = _run(FALSE_PLATEAU, rule, 100).epochs  # stops at the first flat window
+    fit = _run(_dipped([end], value=30.0), rule, end)  # the plateau there is 40
+    assert fit.fired == (end,) and not fit.plateaued  # fired, waiting to leave its dip
+    assert rule.least_epochs(fit) == end + 1
+
+
 def test_learning_rate_drops_come_before_the_candidate_plateaus() -> None:
     r = PlateauRule(Stopping(patience=3, min_delta=1.0, lr_drops=1, continuation=0.5))
     actions = [r.step(v) for v in [10.0, 10.0, 10.0]]

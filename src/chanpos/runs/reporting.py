@@ -129,8 +129,9 @@ def plot_validation_curves(groups: dict[str, list[tuple[str, Any]]], path: Path,
                            *, ylabel: str = "validation accuracy %") -> Path | None:
     """One panel per group: every model's validation metric after each epoch (the curves the
     plateau rule watched), from each (label, FitResult); an x marks each epoch where the rule
-    fired (a candidate plateau), a dot where training ended (the end of the continuation
-    that confirmed it). Nothing is drawn (None) when no model was trained here."""
+    fired (a candidate plateau), a dot where training ended (the first epoch on the plateau
+    its continuation confirmed, or the epoch maximum). Nothing is drawn (None) when no model
+    was trained here."""
     groups = {k: v for k, v in groups.items() if any(fit.history for _, fit in v)}
     if not groups:
         return None
@@ -151,7 +152,8 @@ def plot_validation_curves(groups: dict[str, list[tuple[str, Any]]], path: Path,
         ax.grid(alpha=0.3)
         if 0 < len(series) <= 12:
             ax.legend(fontsize=6)
-    fig.suptitle("Validation curves (held-out training images); x: the plateau rule fired, "
-                 "dot: training ended (continuation done)", fontsize=8)
+    # two lines: one panel is narrower than the whole caption
+    fig.suptitle("Validation curves (held-out training images)\nx: the plateau rule fired; "
+                 "dot: training ended", fontsize=8)
     fig.tight_layout()
     return save_figure(fig, path)

@@ -61,11 +61,12 @@ class Stopping:
         could confirm one: where its pending continuation ends, or else a candidate at the
         next epoch plus its continuation (a lower bound: a still-rising model needs more; only
         a whole window at 100 % can stop a run sooner, and that is not a confirmed plateau)."""
+        nxt = fit.epochs + 1
         if len(fit.fired) > len(fit.gains):  # the last candidate's continuation was cut short
-            return fit.fired[-1] + self.continuation_epochs(fit.fired[-1])
+            return max(nxt, fit.fired[-1] + self.continuation_epochs(fit.fired[-1]))
         if fit.gains and fit.gains[-1] <= self.min_delta:  # confirmed, but ended in a dip
-            return fit.epochs + 1
-        nxt = max(fit.epochs + 1, self.min_epochs)
+            return nxt
+        nxt = max(nxt, self.min_epochs)
         return nxt + self.continuation_epochs(nxt)
 
 

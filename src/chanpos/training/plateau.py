@@ -112,10 +112,11 @@ class PlateauRule:
     def _stop_on_plateau(self, level: float) -> str | None:
         """STOP when this epoch's value sits on the confirmed plateau (at least `level`);
         otherwise train on, waiting for one that does."""
+        level = round(level, 4)  # as the history is kept: the same test on every epoch
         if self.history[-1] >= level:
             self.plateaued, self.settle = True, None
             return STOP
-        self.settle = round(level, 4)
+        self.settle = level
         return None
 
     def state_dict(self) -> dict[str, Any]:
